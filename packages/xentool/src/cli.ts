@@ -1,0 +1,80 @@
+/**
+ * The CLI factory. `runCli` parses, dispatches and maps every failure to one line on stderr
+ * and an exit code; it never exits the process, so tests call it in-process.
+ */
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import type { CommandContext } from './context';
+import { write } from './context';
+import type { CommandSpec, ParsedArgs } from './command';
+import { isCodedError, UsageError } from './errors';
+
+export interface CliOptions {
+  /** Subcommands; defaults to the full xentool set. */
+  commands?: CommandSpec[];
+  scriptName?: string;
+}
+
+export async function runCli(args: string[], ctx: CommandContext, opts: CliOptions = {}): Promise<number> {
+  const commands = opts.commands ?? (await import('./commands/index')).allCommands();
+  let exitCode = 0;
+  let ran: Promise<void> | undefined;
+  let helpText = '';
+
+  const y: Argv = yargs()
+    .scriptName(opts.scriptName ?? ctx.prog)
+    .exitProcess(false)
+    .parserConfiguration({ 'boolean-negation': true, 'duplicate-arguments-array': true })
+    .option('verbose', { alias: 'v', type: 'boolean', global: true, describe: 'Print stack traces for unexpected errors' })
+    .option('color', { type: 'boolean', global: true, describe: 'Colour output (--no-color to disable)' })
+    .option('sim', { type: 'boolean', global: true, describe: 'Run against the simulated host' })
+    .option('sim-dir', { type: 'string', global: true, describe: 'State directory of the simulated host' })
+    .option('dry-run', { alias: 'N', type: 'boolean', global: true, describe: 'Print the plan; change nothing' })
+    .strictCommands()
+    .demandCommand(1, 'a subcommand is required')
+    .version(false)
+    .help()
+    .wrap(Math.min(100, 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg ?? 'invalid arguments');
+    });
+
+  for (const spec of commands) {
+    y.command({
+      command: spec.command,
+      aliases: spec.aliases,
+      describe: spec.describe,
+      builder: (spec.builder ?? ((b: Argv) => b)) as never,
+      handler: (argv: unknown) => {
+        ran = spec.run(argv as ParsedArgs, ctx).then((code) => {
+          exitCode = code;
+        });
+      },
+    });
+  }
+
+  try {
+    await y.parseAsync(args, {}, (_err: unknown, _argv: unknown, output: string) => {
+      if (output) helpText = output;
+    });
+    if (ran) await ran;
+    if (helpText) await write(ctx.stdout, helpText.endsWith('\n') ? helpText : helpText + '\n');
+    return exitCode;
+  } catch (e) {
+    return reportError(e, ctx);
+  }
+}
+
+/** One line on stderr; a stack trace only with --verbose or for an unexpected error. */
+export async function reportError(e: unknown, ctx: CommandContext): Promise<number> {
+  if (isCodedError(e)) {
+    await write(ctx.stderr, `${e.message}\n`);
+    if (ctx.verbose && e.stack) await write(ctx.stderr, `${e.stack}\n`);
+    return typeof e.exitCode === 'number' ? e.exitCode : 1;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  await write(ctx.stderr, `${ctx.prog}: internal error: ${msg}\n`);
+  if (ctx.verbose && e instanceof Error && e.stack) await write(ctx.stderr, `${e.stack}\n`);
+  return 1;
+}

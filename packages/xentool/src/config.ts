@@ -1,0 +1,39 @@
+/**
+ * The one module that reads `process.env` and `process.argv`. Everything else receives what it
+ * needs through a CommandContext or explicit parameters.
+ */
+import type { CommandContext } from './context';
+
+export interface ProcessInputs {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+export function readProcessInputs(): ProcessInputs {
+  return { argv: process.argv.slice(2), env: { ...process.env }, cwd: process.cwd() };
+}
+
+/**
+ * Colour precedence: `--no-color` > `NO_COLOR` > `FORCE_COLOR` > whether stdout is a TTY.
+ * Decided here because chalk ignores NO_COLOR.
+ */
+export function decideColor(argv: readonly string[], env: ProcessInputs['env'], isTTY: boolean): boolean {
+  if (argv.includes('--no-color')) return false;
+  if (argv.includes('--color')) return true;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  return isTTY;
+}
+
+export function makeProcessContext(inputs: ProcessInputs, prog: string): CommandContext {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: inputs.env,
+    cwd: inputs.cwd,
+    color: decideColor(inputs.argv, inputs.env, Boolean(process.stdout.isTTY)),
+    verbose: inputs.argv.includes('--verbose'),
+    prog,
+  };
+}

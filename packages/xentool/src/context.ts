@@ -1,0 +1,27 @@
+import type { Writable } from 'node:stream';
+
+/**
+ * What a command may touch of the outside world. Commands never use `process.stdout`,
+ * `process.env` or `process.exit`: tests build a context with string sinks and call the CLI
+ * in-process.
+ */
+export interface CommandContext {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  /** Whether to colour output; decided once (see config.ts), never by chalk. */
+  color: boolean;
+  /** Print stack traces for unexpected errors. */
+  verbose: boolean;
+  /** The program name used in messages: `xentool`, `xm` or `xl`. */
+  prog: string;
+}
+
+/** Writes a whole string and resolves when it has been handed to the stream. */
+export function write(stream: Writable, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (text.length === 0) return resolve();
+    stream.write(text, (err) => (err ? reject(err) : resolve()));
+  });
+}

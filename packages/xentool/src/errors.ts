@@ -1,0 +1,45 @@
+/**
+ * Errors with a stable `code`. The code is the contract (scripts and tests match on it); the
+ * message may be reworded. Codes are append-only: never reuse or rename one.
+ *
+ * `exitCode` follows xl: 1 for a failed operation, 2 for a malformed argument (xl's
+ * `malformed PCI_SPEC_STRING` and getopt errors exit 2).
+ */
+export const ErrorCodes = {
+  ERR_USAGE: 'ERR_USAGE',
+  ERR_CONFIG_SYNTAX: 'ERR_CONFIG_SYNTAX',
+  ERR_CONFIG_PYTHON: 'ERR_CONFIG_PYTHON',
+  ERR_CONFIG_VALUE: 'ERR_CONFIG_VALUE',
+  ERR_CONFIG_IO: 'ERR_CONFIG_IO',
+  ERR_PCI_SPEC: 'ERR_PCI_SPEC',
+  ERR_BDF: 'ERR_BDF',
+  ERR_INTERNAL: 'ERR_INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | string;
+
+export class XentoolError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+  constructor(code: ErrorCode, message: string, exitCode = 1, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'XentoolError';
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** A malformed command line: exit 2 as xl's getopt errors do. */
+export class UsageError extends XentoolError {
+  constructor(message: string) {
+    super(ErrorCodes.ERR_USAGE, message, 2);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Any error that carries a stable string code (ours, or a leaf package's: `XenstoreError`,
+ * `PcibackError`, `XcError`) is an expected failure: print its message, not a stack trace.
+ */
+export function isCodedError(e: unknown): e is Error & { code: string; exitCode?: number } {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string';
+}
