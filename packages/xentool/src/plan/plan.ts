@@ -9,6 +9,11 @@ export interface Step {
   op: string;
   /** Why this step is here and why at this position; printed with --dry-run --verbose. */
   why?: string;
+  /**
+   * The point of no return: once this step has completed, later failures no longer roll back;
+   * the remaining steps still run and the failures are reported together (ERR_INCOMPLETE).
+   */
+  commit?: boolean;
   [arg: string]: unknown;
 }
 
@@ -36,7 +41,7 @@ export function describeStep(step: Step, handlers: StepHandlers): string {
 }
 
 function stripOp(step: Step): Record<string, unknown> {
-  const { op: _op, why: _why, ...rest } = step;
+  const { op: _op, why: _why, commit: _commit, ...rest } = step;
   return rest;
 }
 
