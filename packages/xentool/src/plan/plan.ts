@@ -21,6 +21,8 @@ export interface Plan {
   /** What was asked, e.g. `pci-attach guest1 0000:03:00.0`. */
   title: string;
   steps: Step[];
+  /** Warnings found while planning (printed on stderr before applying, and with --dry-run). */
+  warnings?: string[];
 }
 
 /**
@@ -48,6 +50,7 @@ function stripOp(step: Step): Record<string, unknown> {
 /** The `--dry-run` rendering: one numbered line per step, reasons indented below with `verbose`. */
 export function formatPlan(plan: Plan, handlers: StepHandlers, verbose = false): string {
   let out = `plan: ${plan.title}\n`;
+  for (const w of plan.warnings ?? []) out += `  warning: ${w}\n`;
   if (plan.steps.length === 0) return out + '  (nothing to do)\n';
   const width = String(plan.steps.length).length;
   plan.steps.forEach((s, i) => {

@@ -1,0 +1,47 @@
+/**
+ * Plans `pci-detach`. The guest lets go first, then dom0 cleans up — xend's order. libxl 4.17
+ * does it the other way round for PV (reset and deassign while pcifront still drives the
+ * device; toolstack-behaviour.md §2.6), and never revokes HVM permissions.
+ *  1. PV: `state-N=5` + backend Reconfiguring, wait for pcifront to drop the device (backend back
+ *     to Connected). HVM: QMP device_del, wait until the device leaves `query-pci`.
+ *     This is the point of no return (`commit`): afterwards the remaining steps are completed
+ *     even if one fails, and failures are reported together.
+ *  2. reset, 3. xc_deassign_device (Xen parks it in quarantine), 4. revoke every permission
+ *     granted at attach (64-bit exact), 5. remove the backend nodes (compacting indices), 6. drop
+ *     `/libxl/pci/<bdf>/domid` last, so the device is not offered as assignable before it is clean.
+ */
+import { XentoolError } from '../errors';
+import type { Plan, Step } from '../plan/plan';
+import { permissionSteps } from './plan-pci-attach';
+import type { Bdf } from './types';
+import { bdfText, sameBdf } from './types';
+import type { DeviceView, DomainView } from './view';
+
+export interface DetachRequest {
+  bdf: Bdf;
+  force: boolean;
+  timeoutMs: number;
+}
+
+export function planPciDetach(req: DetachRequest, domain: DomainView, device: DeviceView): Plan {
+  const b = bdfText(req.bdf);
+  const title = `pci-detach ${domain.name ?? domain.domid} ${b}`;
+  if (!domain.attached.some((a) => sameBdf(a, req.bdf))) {
+    throw new XentoolError('ERR_NOT_ATTACHED', `PCI device ${b} is not attached to domain ${domain.domid}`);
+  }
+  if (domain.hvm && domain.deviceModel !== 'qemu-xen') {
+    throw new XentoolError('ERR_UNSUPPORTED_DM', `domain ${domain.domid} uses ${domain.deviceModel}; only qemu-xen device models are supported for hot-unplug`);
+  }
+  const steps: Step[] = [];
+  steps.push(
+    domain.hvm
+      ? { op: 'hvm.deviceDel', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, commit: true, why: 'the guest must eject the device before dom0 touches it' }
+      : { op: 'backend.release', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, commit: true, why: 'pcifront must drop the device before it is reset or deassigned' },
+  );
+  steps.push({ op: 'pci.reset', bdf: b, why: 'clear what the guest left in the device' });
+  steps.push({ op: 'xc.deassign', domid: domain.domid, bdf: b, why: 'take the device out of the guest IOMMU context (Xen quarantines it)' });
+  steps.push(...permissionSteps(domain.domid, device, false));
+  steps.push({ op: 'backend.remove', domid: domain.domid, bdf: b, why: 'drop the record; higher indices move down as libxl expects' });
+  steps.push({ op: 'libxl.clearDomid', bdf: b, why: 'only now is the device offered as assignable again' });
+  return { title, steps };
+}

@@ -1,0 +1,53 @@
+/**
+ * What the planners see of the host: a snapshot gathered before any change (gather-view.ts), so
+ * the planners themselves are pure and every refusal happens before the first step.
+ */
+import type { AttachedPci, Bdf } from './types';
+
+export type DeviceModel = 'qemu-xen' | 'qemu-xen-traditional' | 'none';
+
+export interface DomainView {
+  domid: number;
+  name: string | undefined;
+  hvm: boolean;
+  dying: boolean;
+  /** HVM device model; 'none' for PV. From `/libxl/<domid>/dm-version` (absent → qemu-xen). */
+  deviceModel: DeviceModel;
+  /** The domain's PCI backend records (`/local/domain/0/backend/pci/<domid>/0`), index order. */
+  attached: AttachedPci[];
+  /** Backend `state` (XenbusState) when the backend exists. */
+  backendState: number | undefined;
+  /** HVM (qemu-xen): slots the device model has in use, from `query-pci`. */
+  usedSlots?: number[];
+}
+
+/** One line of sysfs `resource`. */
+export interface PciResource {
+  start: bigint;
+  end: bigint;
+  flags: bigint;
+}
+
+export interface DeviceView extends Bdf {
+  exists: boolean;
+  /** Name of the bound driver (`pciback` when hidden), undefined when unbound. */
+  driver: string | undefined;
+  /** Lines 0-6 of `resource` (BARs and ROM). */
+  resources: PciResource[];
+  irq: number;
+  /** `/libxl/pci/<bdf>/domid`: the domain using it, per the shared xl/xentool record. */
+  usedBy: number | undefined;
+  /** `/libxl/pci/<bdf>/name`. */
+  name: string | undefined;
+  /** `/libxl/pci/<bdf>/driver_path`. */
+  originalDriverPath: string | undefined;
+  /** Refusals from the pciback assignability check (bridge, in use by dom0, ...). */
+  blockers: { code: string; message: string }[];
+  /** Warnings (no reset method, known-unsuitable device, ...). */
+  warnings: string[];
+  /** Devices that must be assigned to the same domain (excluding this one). */
+  coAssign: Bdf[];
+}
+
+/** The outcome of the read-only `xc_test_assign_device` for (domain, device). */
+export type TestAssign = { ok: true } | { ok: false; code: string };
