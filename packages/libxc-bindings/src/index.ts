@@ -1,1 +1,29 @@
-export {};
+/**
+ * @xentool/libxc-bindings: typed bindings to libxenctrl.so.4.17 through koffi.
+ *
+ * Nothing loads at import time: koffi and libxenctrl are loaded by the first `openXc()`.
+ * No koffi type crosses this boundary; results are plain objects, failures are coded errors.
+ */
+export { openXc, hostUnavailableFromErrno, createDomainStruct, XcInterface } from './xc-interface';
+export type { OpenXcOptions, XenVersion, CreateDomainConfig, BindPtIrq } from './xc-interface';
+export type { DomainInfo, PhysInfo, PhysCapabilities } from './decode';
+export { decodeDomainInfo, decodePhysinfo, uuidFromBytes } from './decode';
+export type { XcLogMessage } from './logger';
+export { formatLogLine } from './logger';
+export { encodeSbdf, decodeSbdf, parseBdf, formatBdf } from './sbdf';
+export type { PciAddress } from './sbdf';
+export { framesForRange } from './validate';
+export type { FrameRange } from './validate';
+export { describeLayouts, LIBXC_SONAME } from './native';
+export { readElfSoname } from './elf-soname';
+export { errnoName } from './errno';
+export * from './constants';
+export {
+  LibxcError,
+  XcError,
+  HostUnavailableError,
+  LibraryLoadError,
+  XcArgumentError,
+  XcDummyHandleError,
+  XcClosedError,
+} from './errors';
