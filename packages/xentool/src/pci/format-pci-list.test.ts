@@ -30,8 +30,10 @@ describe('xl pci-assignable-list', () => {
     expect(formatXlAssignableList(devs, false)).toBe('0000:03:00.0 \n0000:04:00.1 \n');
     expect(formatXlAssignableList(devs, true)).toBe('0000:03:00.0 gpu0\n0000:04:00.1 \n');
   });
-  it('xm lists bare BDFs', () => {
-    expect(formatXmAssignableList([{ domain: 0, bus: 2, dev: 0, func: 0 }])).toBe('0000:02:00.0\n');
+  it('xm 3.3 prints a co-assignment group per line; 4.x one BDF per line', () => {
+    const groups = [[{ domain: 0, bus: 2, dev: 0, func: 0 }], [{ domain: 0, bus: 5, dev: 1, func: 0 }, { domain: 0, bus: 5, dev: 2, func: 0 }]];
+    expect(formatXmAssignableList(groups, '3.3')).toBe('0000:02:00.0\n0000:05:01.0 0000:05:02.0\n');
+    expect(formatXmAssignableList(groups, '4.1')).toBe('0000:02:00.0\n0000:05:01.0\n0000:05:02.0\n');
   });
 });
 

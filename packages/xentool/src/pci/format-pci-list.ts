@@ -28,9 +28,13 @@ export function formatXlAssignableList(devs: readonly (Bdf & { name?: string })[
   return devs.map((d) => `${bdf(d)} ${showNames && d.name ? d.name : ''}\n`).join('');
 }
 
-/** `xm pci-list-assignable-devices`: bare BDF lines, no header. */
-export function formatXmAssignableList(devs: readonly Bdf[]): string {
-  return devs.map((d) => `${bdf(d)}\n`).join('');
+/**
+ * `xm pci-list-assignable-devices`. Xen 3.3's xm printed one co-assignment group per line, its
+ * members separated by spaces (`print d.name,` then `print`); from 4.0 on, one BDF per line.
+ */
+export function formatXmAssignableList(groups: readonly (readonly Bdf[])[], format: XmListFormat = '3.3'): string {
+  if (format === '3.3') return groups.map((g) => `${g.map(bdf).join(' ')}\n`).join('');
+  return groups.flat().map((d) => `${bdf(d)}\n`).join('');
 }
 
 export type XmListFormat = '3.3' | '4.0' | '4.1';
