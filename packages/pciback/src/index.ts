@@ -4,4 +4,6 @@ export * from './sysfs';
 export * from './config-space';
 export * from './sim-sysfs';
 export * from './topology';
-export type { Dom0Usage } from './dom0-usage-types';
+export * from './pci-ids';
+export * from './inventory';
+export * from './dom0-usage';
