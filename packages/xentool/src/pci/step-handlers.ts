@@ -1,0 +1,415 @@
+/**
+ * How each PCI plan step is performed, over the Host seam's primitives, and how it is undone.
+ * The same handlers run against the real host and the simulated one. Each `apply` reads what it
+ * is about to change and returns the steps that put it back.
+ */
+import { XentoolError } from '../errors';
+import type { Step, StepHandler, StepHandlers } from '../plan/plan';
+import type { PciHypervisor } from '../host/hypervisor';
+import { DOMID_IO, XEN_DOMCTL_DEV_RDM_RELAXED } from '../host/hypervisor';
+import type { QmpClient } from '../qmp/qmp-client';
+import { queryPciDevices } from '../qmp/qmp-client';
+import type { Xs } from '../xs/xs';
+import { waitFor } from '../xs/wait-for';
+import {
+  XenbusState,
+  backendPath,
+  libxlPciPath,
+  parseDevNode,
+  readAttached,
+  removeBackendDevice,
+  writeBackendDevice,
+} from './backend-xs';
+import type { Bdf } from './types';
+import { bdfText, hex, machineSbdf, sameBdf } from './types';
+
+/** The dom0-side PCI operations on sysfs (packages/pciback does the work). */
+export interface PcibackOps {
+  /** Unbinds from the current driver (returned, for -r), binds to pciback. */
+  seize(bdf: string): Promise<{ originalDriverPath: string | undefined }>;
+  /** Unbinds from pciback and removes it from pciback's slots. */
+  release(bdf: string): Promise<void>;
+  /** Binds to the driver at `driverPath` (a `/sys/bus/pci/drivers/<name>` path). */
+  bindDriver(bdf: string, driverPath: string): Promise<void>;
+  /** Function reset; resolves to a warning text when the kernel cannot reset it. */
+  reset(bdf: string): Promise<string | undefined>;
+  setPermissive(bdf: string): Promise<void>;
+  /** The driver bound now (its `/sys/bus/pci/drivers/<name>` path), if any. */
+  currentDriverPath(bdf: string): Promise<string | undefined>;
+}
+
+export interface StepContext {
+  xs: Xs;
+  hv: PciHypervisor;
+  pciback: PcibackOps;
+  /** Connects to the domain's device model (caller closes). */
+  qmp(domid: number): Promise<QmpClient>;
+  domainName(domid: number): Promise<string | undefined>;
+  /** A progress line for long waits (shown on a TTY). */
+  progress(text: string): void;
+  warn(text: string): void;
+}
+
+const s = (step: Step, k: string) => String(step[k]);
+const n = (step: Step, k: string) => Number(step[k]);
+
+function bdfOf(step: Step): Bdf {
+  const b = parseDevNode(s(step, 'bdf'));
+  if (!b) throw new XentoolError('ERR_PLAN_CORRUPT', `step ${step.op}: bad BDF ${s(step, 'bdf')}`);
+  return b;
+}
+
+/** The QEMU device id libxl uses, `pci-pt-BB_DD.F` (no segment). */
+export function qdevId(b: Bdf): string {
+  return `pci-pt-${hex(b.bus, 2)}_${hex(b.dev, 2)}.${b.func.toString(16)}`;
+}
+
+export function pciStepHandlers(c: StepContext): StepHandlers {
+  const xsSet = (path: string, value: string | null): Step => ({ op: 'xs.set', path, value });
+  const handlers: Record<string, StepHandler> = {
+    'xs.set': {
+      describe: (st) => (st.value === null ? `xenstore rm ${s(st, 'path')}` : `xenstore write ${s(st, 'path')} = ${s(st, 'value')}`),
+      apply: async (st) => {
+        const path = s(st, 'path');
+        const prev = await c.xs.read(path);
+        if (st.value === null) await c.xs.rm(path);
+        else await c.xs.write(path, String(st.value));
+        return [xsSet(path, prev ?? null)];
+      },
+    },
+    'libxl.setDomid': {
+      describe: (st) => `record ${s(st, 'bdf')} as used by domain ${n(st, 'domid')} (${libxlPciPath(bdfOf(st))}/domid)`,
+      apply: async (st) => handlers['xs.set']!.apply(xsSet(`${libxlPciPath(bdfOf(st))}/domid`, String(n(st, 'domid')))),
+    },
+    'libxl.clearDomid': {
+      describe: (st) => `forget that ${s(st, 'bdf')} is in use (${libxlPciPath(bdfOf(st))}/domid)`,
+      apply: async (st) => handlers['xs.set']!.apply(xsSet(`${libxlPciPath(bdfOf(st))}/domid`, null)),
+    },
+    'libxl.setName': {
+      describe: (st) => (st.name === null ? `drop the name of ${s(st, 'bdf')}` : `name ${s(st, 'bdf')} '${s(st, 'name')}'`),
+      apply: async (st) => handlers['xs.set']!.apply(xsSet(`${libxlPciPath(bdfOf(st))}/name`, st.name === null ? null : s(st, 'name'))),
+    },
+    'pciback.seize': {
+      describe: (st) => `bind ${s(st, 'bdf')} to pciback (remembering its driver)`,
+      apply: async (st) => {
+        const b = bdfOf(st);
+        const { originalDriverPath } = await c.pciback.seize(bdfText(b));
+        const undo: Step[] = [];
+        if (originalDriverPath) {
+          const key = `${libxlPciPath(b)}/driver_path`;
+          undo.push(...(await handlers['xs.set']!.apply(xsSet(key, originalDriverPath))));
+        }
+        // Undo order: forget the driver_path record, then hand the device back to its driver.
+        return [...undo, { op: 'pciback.unseize', bdf: bdfText(b), ...(originalDriverPath ? { driverPath: originalDriverPath } : {}) }];
+      },
+    },
+    'pciback.unseize': {
+      describe: (st) => `release ${s(st, 'bdf')} from pciback${st.driverPath ? ` and rebind ${s(st, 'driverPath')}` : ''}`,
+      apply: async (st) => {
+        await c.pciback.release(s(st, 'bdf'));
+        if (typeof st.driverPath === 'string') await c.pciback.bindDriver(s(st, 'bdf'), st.driverPath);
+        return [{ op: 'pciback.seize', bdf: s(st, 'bdf') }];
+      },
+    },
+    'pciback.release': {
+      describe: (st) => `unbind ${s(st, 'bdf')} from pciback and remove it from pciback's slots`,
+      apply: async (st) => {
+        await c.pciback.release(s(st, 'bdf'));
+        return [{ op: 'pciback.rebindPciback', bdf: s(st, 'bdf') }];
+      },
+    },
+    'pciback.rebindPciback': {
+      describe: (st) => `bind ${s(st, 'bdf')} to pciback again`,
+      apply: async (st) => {
+        await c.pciback.seize(s(st, 'bdf'));
+        return [];
+      },
+    },
+    'pci.rebind': {
+      describe: (st) => `bind ${s(st, 'bdf')} to ${s(st, 'driverPath')} and forget the record`,
+      apply: async (st) => {
+        await c.pciback.bindDriver(s(st, 'bdf'), s(st, 'driverPath'));
+        const undo = await handlers['xs.set']!.apply(xsSet(`${libxlPciPath(bdfOf(st))}/driver_path`, null));
+        return [...undo, { op: 'pciback.seizeQuiet', bdf: s(st, 'bdf') }];
+      },
+    },
+    'pciback.seizeQuiet': {
+      describe: (st) => `bind ${s(st, 'bdf')} back to pciback`,
+      apply: async (st) => {
+        await c.pciback.seize(s(st, 'bdf'));
+        return [];
+      },
+    },
+    'pci.reset': {
+      describe: (st) => `reset ${s(st, 'bdf')}`,
+      apply: async (st) => {
+        const w = await c.pciback.reset(s(st, 'bdf'));
+        if (w) c.warn(w);
+        return [];
+      },
+    },
+    'pciback.permissive': {
+      describe: (st) => `let the guest write ${s(st, 'bdf')}'s config space (pciback permissive; cleared only when pciback releases it)`,
+      apply: async (st) => {
+        await c.pciback.setPermissive(s(st, 'bdf'));
+        return [];
+      },
+    },
+    'xc.iomem': {
+      describe: (st) =>
+        `${st.allow ? 'grant' : 'revoke'} domain ${n(st, 'domid')} I/O memory frames 0x${BigInt(s(st, 'first')).toString(16)}+0x${BigInt(s(st, 'nr')).toString(16)}`,
+      apply: async (st) => {
+        await c.hv.iomemPermission(n(st, 'domid'), BigInt(s(st, 'first')), BigInt(s(st, 'nr')), st.allow === true);
+        return [{ ...st, allow: !st.allow }];
+      },
+    },
+    'xc.ioport': {
+      describe: (st) => `${st.allow ? 'grant' : 'revoke'} domain ${n(st, 'domid')} I/O ports 0x${n(st, 'first').toString(16)}+0x${n(st, 'nr').toString(16)}`,
+      apply: async (st) => {
+        await c.hv.ioportPermission(n(st, 'domid'), n(st, 'first'), n(st, 'nr'), st.allow === true);
+        return [{ ...st, allow: !st.allow }];
+      },
+    },
+    'xc.grantIrq': {
+      describe: (st) => `map IRQ ${n(st, 'irq')} into domain ${n(st, 'domid')} and grant it`,
+      apply: async (st) => {
+        const pirq = await c.hv.mapPirq(n(st, 'domid'), n(st, 'irq'));
+        await c.hv.irqPermission(n(st, 'domid'), pirq, true);
+        return [{ op: 'xc.revokeIrq', domid: n(st, 'domid'), irq: n(st, 'irq'), pirq }];
+      },
+    },
+    'xc.revokeIrq': {
+      describe: (st) => `revoke IRQ ${n(st, 'irq')} from domain ${n(st, 'domid')} and unmap it`,
+      apply: async (st) => {
+        const pirq = st.pirq === undefined ? n(st, 'irq') : n(st, 'pirq');
+        await c.hv.irqPermission(n(st, 'domid'), pirq, false);
+        await c.hv.unmapPirq(n(st, 'domid'), pirq);
+        return [{ op: 'xc.grantIrq', domid: n(st, 'domid'), irq: n(st, 'irq') }];
+      },
+    },
+    'xc.assign': {
+      describe: (st) => `assign ${s(st, 'bdf')} to domain ${n(st, 'domid')} in the IOMMU${st.relaxed ? ' (rdm_policy=relaxed)' : ''}`,
+      apply: async (st) => {
+        await c.hv.assignDevice(n(st, 'domid'), machineSbdf(bdfOf(st)), st.relaxed ? XEN_DOMCTL_DEV_RDM_RELAXED : 0);
+        return [{ op: 'xc.deassign', domid: n(st, 'domid'), bdf: s(st, 'bdf') }];
+      },
+    },
+    'xc.deassign': {
+      describe: (st) => `deassign ${s(st, 'bdf')} from domain ${n(st, 'domid')} (Xen quarantines it)`,
+      apply: async (st) => {
+        await c.hv.deassignDevice(n(st, 'domid'), machineSbdf(bdfOf(st)));
+        return [{ op: 'xc.assign', domid: n(st, 'domid'), bdf: s(st, 'bdf'), relaxed: false }];
+      },
+    },
+    'xc.quarantine': {
+      describe: (st) => `quarantine ${s(st, 'bdf')} (assign it to dom_io)`,
+      apply: async (st) => {
+        await c.hv.assignDevice(DOMID_IO, machineSbdf(bdfOf(st)), XEN_DOMCTL_DEV_RDM_RELAXED);
+        return [{ op: 'xc.dequarantine', bdf: s(st, 'bdf') }];
+      },
+    },
+    'xc.dequarantine': {
+      describe: (st) => `take ${s(st, 'bdf')} out of quarantine`,
+      apply: async (st) => {
+        try {
+          await c.hv.deassignDevice(DOMID_IO, machineSbdf(bdfOf(st)));
+        } catch (e) {
+          // A device hidden at boot was never quarantined: dom0 still owns it in the IOMMU, which is
+          // what dequarantining wants. libxl fails here; that is not worth failing for.
+          if ((e as { code?: string }).code === 'ENODEV') return [];
+          throw e;
+        }
+        return [{ op: 'xc.quarantine', bdf: s(st, 'bdf') }];
+      },
+    },
+    'backend.add': {
+      describe: (st) =>
+        `record ${s(st, 'bdf')} in domain ${n(st, 'domid')}'s PCI backend${st.hvm ? '' : ' and wait for pciback and pcifront to reconfigure'}`,
+      apply: async (st) => {
+        const domid = n(st, 'domid');
+        const b = bdfOf(st);
+        const be = backendPath(domid);
+        const hvm = st.hvm === true;
+        let vdevfn = st.vdevfn === undefined ? undefined : n(st, 'vdevfn');
+        if (hvm) vdevfn = await hvmSlotOf(c, domid, b);
+        const connected = !hvm && (await c.xs.read(`${be}/state`)) !== undefined;
+        if (connected) {
+          await waitFor(c.xs, `${be}/state`, async () => ((await c.xs.read(`${be}/state`)) === '4' ? true : undefined), {
+            timeoutMs: n(st, 'timeoutMs') || 10_000,
+            what: `domain ${domid}'s PCI backend to be connected before hot-add`,
+          });
+        }
+        const domName = await c.domainName(domid);
+        const index = await c.xs.transaction((tx) =>
+          writeBackendDevice(tx, {
+            domid,
+            domName,
+            bdf: b,
+            ...(vdevfn !== undefined ? { vdevfn } : {}),
+            ...(typeof st.name === 'string' ? { name: st.name } : {}),
+            opts: s(st, 'opts'),
+            reconfigure: !hvm,
+          }),
+        );
+        const undo: Step[] = [{ op: 'backend.forget', domid, bdf: bdfText(b) }];
+        if (!hvm) {
+          // pciback exports the device (state-N 1 → 3) and the backend returns to Connected once
+          // pcifront has rescanned; a first device connects from Initialising.
+          await waitFor(
+            c.xs,
+            be,
+            async () => {
+              const [state, devState] = await Promise.all([c.xs.read(`${be}/state`), c.xs.read(`${be}/state-${index}`)]);
+              return state === '4' && devState === '3' ? true : undefined;
+            },
+            {
+              timeoutMs: n(st, 'timeoutMs') || 10_000,
+              what: `domain ${domid}'s pcifront to take ${bdfText(b)} (backend state Connected, state-${index}=3)`,
+              onTick: (ms) => c.progress(`waiting for domain ${domid} to take ${bdfText(b)}: ${(ms / 1000).toFixed(1)} s`),
+            },
+          ).catch(async (e) => {
+            // A failed step has no undo entry, so it cleans up after itself: drop the nodes it
+            // wrote (pciback releases the device when its record goes).
+            await c.xs.transaction((tx) => removeBackendDevice(tx, domid, b));
+            throw e;
+          });
+        }
+        return undo;
+      },
+    },
+    'backend.forget': {
+      describe: (st) => `remove ${s(st, 'bdf')} from domain ${n(st, 'domid')}'s PCI backend records`,
+      apply: async (st) => {
+        await c.xs.transaction((tx) => removeBackendDevice(tx, n(st, 'domid'), bdfOf(st)));
+        return [];
+      },
+    },
+    'backend.remove': {
+      describe: (st) => `remove ${s(st, 'bdf')} from domain ${n(st, 'domid')}'s PCI backend records`,
+      apply: async (st) => {
+        const removed = await c.xs.transaction((tx) => removeBackendDevice(tx, n(st, 'domid'), bdfOf(st)));
+        if (!removed) throw new XentoolError('ERR_NOT_ATTACHED', `PCI device ${s(st, 'bdf')} is not recorded for domain ${n(st, 'domid')}`);
+        return [];
+      },
+    },
+    'backend.release': {
+      describe: (st) => `ask domain ${n(st, 'domid')}'s pcifront to release ${s(st, 'bdf')} and wait (up to ${n(st, 'timeoutMs') / 1000} s)`,
+      apply: async (st) => {
+        await releasePv(c, n(st, 'domid'), bdfOf(st), n(st, 'timeoutMs'), st.force === true);
+        return [];
+      },
+    },
+    'hvm.deviceAdd': {
+      describe: (st) =>
+        `QMP device_add ${qdevId(bdfOf(st))} (hostaddr ${s(st, 'bdf')}${st.vdevfn !== undefined ? `, guest slot 0x${(n(st, 'vdevfn') >> 3).toString(16)}` : ''}) to domain ${n(st, 'domid')}`,
+      apply: async (st) => {
+        const b = bdfOf(st);
+        const q = await c.qmp(n(st, 'domid'));
+        try {
+          const args: Record<string, unknown> = { driver: 'xen-pci-passthrough', id: qdevId(b), hostaddr: bdfText(b) };
+          if (st.vdevfn !== undefined) args.addr = `${(n(st, 'vdevfn') >> 3).toString(16)}.${(n(st, 'vdevfn') & 7).toString(16)}`;
+          if (st.permissive === true) args.permissive = true;
+          await q.execute('device_add', args);
+        } finally {
+          q.close();
+        }
+        return [{ op: 'hvm.deviceDel', domid: n(st, 'domid'), bdf: bdfText(b), timeoutMs: n(st, 'timeoutMs') || 10_000, force: true }];
+      },
+    },
+    'hvm.deviceDel': {
+      describe: (st) => `QMP device_del ${qdevId(bdfOf(st))} and wait for domain ${n(st, 'domid')} to eject it (up to ${n(st, 'timeoutMs') / 1000} s)`,
+      apply: async (st) => {
+        await unplugHvm(c, n(st, 'domid'), bdfOf(st), n(st, 'timeoutMs'), st.force === true);
+        return [];
+      },
+    },
+  };
+  return handlers;
+}
+
+async function hvmSlotOf(c: StepContext, domid: number, b: Bdf): Promise<number> {
+  const q = await c.qmp(domid);
+  try {
+    const d = queryPciDevices(await q.execute('query-pci')).find((x) => x.qdev_id === qdevId(b));
+    if (!d) throw new XentoolError('ERR_QMP_PROTOCOL', `PCI device id '${qdevId(b)}' wasn't found in QEMU's 'query-pci' response.`);
+    return (d.slot << 3) | d.function;
+  } finally {
+    q.close();
+  }
+}
+
+/**
+ * PV hot-unplug: `state-N=5` and backend Reconfiguring in one transaction, then wait until the
+ * backend is Connected again (pcifront dropped it, pciback released and reset it). On timeout
+ * without force, the two nodes are put back, so the device stays as it was; with force, the
+ * caller goes on and the device is reported as forcibly removed.
+ */
+async function releasePv(c: StepContext, domid: number, b: Bdf, timeoutMs: number, force: boolean): Promise<void> {
+  const be = backendPath(domid);
+  const index = (await readAttached(c.xs, domid)).find((a) => sameBdf(a, b))?.index;
+  if (index === undefined) throw new XentoolError('ERR_NOT_ATTACHED', `PCI device ${bdfText(b)} is not attached to domain ${domid}`);
+  const connected = async () => ((await c.xs.read(`${be}/state`)) === String(XenbusState.Connected) ? true : undefined);
+  try {
+    await waitFor(c.xs, `${be}/state`, connected, { timeoutMs, what: `domain ${domid}'s PCI backend to be connected` });
+  } catch (e) {
+    if (!force) throw e;
+    c.warn(`domain ${domid}'s PCI backend is not connected; removing ${bdfText(b)} without the guest's cooperation (-f)`);
+    return;
+  }
+  const prevDevState = await c.xs.read(`${be}/state-${index}`);
+  await c.xs.transaction(async (tx) => {
+    await tx.write(`${be}/state-${index}`, String(XenbusState.Closing));
+    await tx.write(`${be}/state`, String(XenbusState.Reconfiguring));
+  });
+  try {
+    await waitFor(c.xs, `${be}/state`, connected, {
+      timeoutMs,
+      what: `domain ${domid} to release ${bdfText(b)}`,
+      onTick: (ms) => c.progress(`waiting for domain ${domid} to release ${bdfText(b)}: ${(ms / 1000).toFixed(1)} s`),
+    });
+  } catch (e) {
+    if (force) {
+      c.warn(`domain ${domid} did not release ${bdfText(b)} within ${timeoutMs / 1000} s; removing it anyway (-f): the guest may still hold a stale handle`);
+      return;
+    }
+    await c.xs.transaction(async (tx) => {
+      if (prevDevState !== undefined) await tx.write(`${be}/state-${index}`, prevDevState);
+      await tx.write(`${be}/state`, String(XenbusState.Connected));
+    });
+    throw new XentoolError(
+      'ERR_GUEST_TIMEOUT',
+      `domain ${domid} did not release ${bdfText(b)} within ${timeoutMs / 1000} s; nothing was changed (use -f to remove it anyway)`,
+      1,
+      { cause: e },
+    );
+  }
+}
+
+/** HVM hot-unplug through QMP: device_del, then poll query-pci until the device is gone. */
+async function unplugHvm(c: StepContext, domid: number, b: Bdf, timeoutMs: number, force: boolean): Promise<void> {
+  const id = qdevId(b);
+  const q = await c.qmp(domid);
+  try {
+    const present = async () => queryPciDevices(await q.execute('query-pci')).some((d) => d.qdev_id === id);
+    if (!(await present())) return;
+    await q.execute('device_del', { id });
+    const started = Date.now();
+    for (;;) {
+      const ev = await q.nextEvent('DEVICE_DELETED', Math.min(1000, Math.max(0, timeoutMs - (Date.now() - started))));
+      if ((ev && (ev.data as { device?: string } | undefined)?.device === id) || !(await present())) return;
+      const elapsed = Date.now() - started;
+      c.progress(`waiting for domain ${domid} to eject ${bdfText(b)}: ${(elapsed / 1000).toFixed(1)} s`);
+      if (elapsed >= timeoutMs) break;
+    }
+    if (force) {
+      c.warn(`timed out waiting for domain ${domid} to eject ${id}; continuing (-f): QEMU still shows the device to the guest until it acknowledges`);
+      return;
+    }
+    throw new XentoolError(
+      'ERR_GUEST_TIMEOUT',
+      `timed out after ${timeoutMs / 1000} s waiting for domain ${domid} to eject ${id}; the device is still attached (use -f to remove it anyway)`,
+    );
+  } finally {
+    q.close();
+  }
+}
