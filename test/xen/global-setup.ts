@@ -1,0 +1,39 @@
+/**
+ * Boots the one VM the whole suite shares. When XENVM_RUN_DIR already names a running VM
+ * (`node test/xen/run.js serve`), the suite uses that one and leaves it running.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { IMAGES_DIR, PROJECT_DIR, RUNS_DIR, XEN_DIR } from './suite';
+import { XenVm } from './xen-vm';
+
+/** Runs kept in work/runs (serial log, qemu.log, guest consoles); older ones are removed. */
+const KEEP_RUNS = 5;
+
+function pruneRuns(): void {
+  if (!fs.existsSync(RUNS_DIR)) return;
+  const runs = fs.readdirSync(RUNS_DIR).sort();
+  for (const old of runs.slice(0, Math.max(0, runs.length - KEEP_RUNS))) {
+    fs.rmSync(path.join(RUNS_DIR, old), { recursive: true, force: true });
+  }
+}
+
+export default async function globalSetup(): Promise<void> {
+  if (process.env.XENVM_RUN_DIR) {
+    XenVm.attach(process.env.XENVM_RUN_DIR);
+    return;
+  }
+  if (process.getuid?.() !== 0) throw new Error('the real-Xen suite needs root (QEMU, 9p with security_model=none)');
+  execFileSync('bash', [path.join(XEN_DIR, 'build-initramfs.sh'), IMAGES_DIR], { stdio: 'inherit' });
+  pruneRuns();
+  const runDir = path.join(RUNS_DIR, new Date().toISOString().replace(/[:.]/g, '-'));
+  const vm = await XenVm.boot({
+    images: IMAGES_DIR,
+    runDir,
+    projectDir: PROJECT_DIR,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.env.XENVM_RUN_DIR = vm.runDir;
+  (globalThis as { __xenvm?: XenVm }).__xenvm = vm;
+}
