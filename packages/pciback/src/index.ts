@@ -7,3 +7,5 @@ export * from './topology';
 export * from './pci-ids';
 export * from './inventory';
 export * from './dom0-usage';
+export * from './quirks';
+export * from './assignability';
