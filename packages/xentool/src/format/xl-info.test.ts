@@ -127,7 +127,7 @@ describe('xl info', () => {
     expect(formatXlInfo(info, 'nr_cpus')).toBe('8\n');
     expect(formatXlInfo(info, 'xen_c')).toBe(`${info.xenCaps}\n\n${info.xenCommandline}\n`);
     expect(formatXlInfo(info, 'virt_caps')).toBe('pv hvm hvm_directio pv_directio hap shadow gnttab-v1\n');
-    expect(formatXlInfo(info, 'free_memory')).toBe('11715\n') // (3000123 - 1000) / 256;
+    expect(formatXlInfo(info, 'free_memory')).toBe('11715\n'); // (3000123 - 1000) / 256
     expect(formatXlInfo(info, 'no_such_field')).toBe('');
     const none = { ...info, caps: { ...info.caps, pv: false, hvm: false, hap: false, shadow: false, gnttabV1: false } };
     // "virt_caps              :\n": no space after the colon, so xl prints nothing for it.
