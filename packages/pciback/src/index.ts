@@ -9,3 +9,4 @@ export * from './inventory';
 export * from './dom0-usage';
 export * from './quirks';
 export * from './assignability';
+export * from './binding';
