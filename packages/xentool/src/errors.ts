@@ -14,6 +14,10 @@ export const ErrorCodes = {
   ERR_PCI_SPEC: 'ERR_PCI_SPEC',
   ERR_BDF: 'ERR_BDF',
   ERR_INTERNAL: 'ERR_INTERNAL',
+  /** `xl list <domid>` for a domain that does not exist. */
+  ERR_DOMAIN_NOT_FOUND: 'ERR_DOMAIN_NOT_FOUND',
+  /** A domain name that matches no domain (xl: "invalid domain identifier"). */
+  ERR_DOMAIN_INVALID: 'ERR_DOMAIN_INVALID',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | string;
 

@@ -5,7 +5,9 @@
  * Add one import and one array entry per command, keeping both sorted by name.
  */
 import type { CommandSpec } from '../command';
+import { command as info } from './info';
+import { command as list } from './list';
 
 export function allCommands(): CommandSpec[] {
-  return [];
+  return [info, list];
 }
