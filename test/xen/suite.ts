@@ -25,10 +25,46 @@ export function suiteVm(): XenVm {
 
 /** Saves a transcript under work/transcripts, and under fixtures/ when recording. */
 export function saveTranscript(name: string, text: string): void {
-  fs.mkdirSync(TRANSCRIPTS_DIR, { recursive: true });
-  fs.writeFileSync(path.join(TRANSCRIPTS_DIR, name), text);
-  if (process.env.XENVM_RECORD_FIXTURES === '1') {
-    fs.mkdirSync(FIXTURES_DIR, { recursive: true });
-    fs.writeFileSync(path.join(FIXTURES_DIR, name), text);
+  const dirs = [TRANSCRIPTS_DIR];
+  if (process.env.XENVM_RECORD_FIXTURES === '1') dirs.push(FIXTURES_DIR);
+  for (const dir of dirs) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
   }
+}
+
+/**
+ * What the toolstack leaves behind for PCI, each command's output kept byte for byte in its own
+ * file (the lead's commands must reproduce these): pciback's backend and the guest's frontend in
+ * xenstore, libxl's own records, pciback's sysfs slots, and xl's two listings.
+ */
+export const PCI_STATE_COMMANDS: Record<string, (guest: string) => string> = {
+  'xenstore-backend-pci.txt': () => 'xenstore-ls -f /local/domain/0/backend/pci',
+  'xenstore-libxl.txt': () => 'xenstore-ls -f /libxl',
+  'xenstore-frontend-pci.txt': (g) => `xenstore-ls -f /local/domain/$(xl domid ${g})/device/pci`,
+  'pciback-slots.txt': () => 'cat /sys/bus/pci/drivers/pciback/slots',
+  'xl-pci-list.txt': (g) => `xl pci-list ${g}`,
+  'xl-pci-assignable-list.txt': () => 'xl pci-assignable-list',
+};
+
+/**
+ * Takes the PCI_STATE_COMMANDS snapshot in one round trip: dom0 writes each command's stdout and
+ * stderr into the share, the host reads them back. Saved as transcripts `<stage>/<file>`.
+ */
+export async function pciState(vm: XenVm, guest: string, stage: string): Promise<Record<string, string>> {
+  const dir = `/mnt/host/state/${stage}`;
+  const script = [`rm -rf ${dir}; mkdir -p ${dir}`];
+  for (const [file, cmd] of Object.entries(PCI_STATE_COMMANDS)) {
+    script.push(`${cmd(guest)} > ${dir}/${file} 2> ${dir}/${file}.stderr`);
+  }
+  await vm.execOk(script.join('\n'));
+  const state: Record<string, string> = {};
+  for (const file of Object.keys(PCI_STATE_COMMANDS)) {
+    for (const name of [file, `${file}.stderr`]) {
+      const text = fs.readFileSync(path.join(vm.share, 'state', stage, name), 'utf8');
+      state[name] = text;
+      if (text !== '' || !name.endsWith('.stderr')) saveTranscript(`${stage}/${name}`, text);
+    }
+  }
+  return state;
 }

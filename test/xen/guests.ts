@@ -1,0 +1,107 @@
+/**
+ * PV test guests: their xl configs, and what their init (init-guest.sh) reports on the console.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { XenVm, XenVmError } from './xen-vm';
+
+export interface PvGuestOptions {
+  memoryMiB?: number;
+  /** passthrough="enabled": without it (or pci=[...]) Xen 4.17 refuses a later hot-plug with EOPNOTSUPP. */
+  passthrough?: boolean;
+  /** Create-time devices, xl syntax. */
+  pci?: string[];
+}
+
+/** An xl config for the busybox guest that /guest in dom0 holds. */
+export function pvGuestConfig(name: string, o: PvGuestOptions = {}): string {
+  const lines = [
+    `name = "${name}"`,
+    'type = "pv"',
+    'kernel = "/guest/vmlinuz"',
+    'ramdisk = "/guest/domU.cpio.gz"',
+    // loglevel 7: pcifront's and e1000's probe messages are KERN_INFO.
+    'extra = "console=hvc0 loglevel=7"',
+    `memory = ${o.memoryMiB ?? 128}`,
+    'vcpus = 1',
+    'on_crash = "preserve"',
+  ];
+  if (o.passthrough ?? true) lines.push('passthrough = "enabled"');
+  if (o.pci) lines.push(`pci = [ ${o.pci.map((p) => `"${p}"`).join(', ')} ]`);
+  return lines.join('\n') + '\n';
+}
+
+/** Writes the config into the share and returns its path inside dom0. */
+export function writeGuestConfig(vm: XenVm, name: string, text: string): string {
+  const dir = path.join(vm.share, 'guests');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}.cfg`), text);
+  return `/mnt/host/guests/${name}.cfg`;
+}
+
+export interface GuestPciDevice {
+  bdf: string;
+  id: string;
+  classCode: string;
+  driver: string;
+}
+
+export interface GuestPciReport {
+  n: number;
+  devices: GuestPciDevice[];
+}
+
+/** Every complete PCI report on a guest console, oldest first. */
+export function guestPciReports(console: string): GuestPciReport[] {
+  const reports: GuestPciReport[] = [];
+  let current: GuestPciReport | undefined;
+  for (const raw of console.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    let m = /^xenvm-guest: pci-begin (\d+)$/.exec(line);
+    if (m) {
+      current = { n: Number(m[1]), devices: [] };
+      continue;
+    }
+    m = /^xenvm-guest: pci (\S+) (\S+) class=(\S+) driver=(\S+)$/.exec(line);
+    if (m && current) {
+      current.devices.push({ bdf: m[1], id: m[2], classCode: m[3], driver: m[4] });
+      continue;
+    }
+    m = /^xenvm-guest: pci-end (\d+) count=(\d+)$/.exec(line);
+    if (m && current && Number(m[1]) === current.n && Number(m[2]) === current.devices.length) {
+      reports.push(current);
+      current = undefined;
+    }
+  }
+  return reports;
+}
+
+/**
+ * Waits for a PCI report newer than `after` (a report number) that satisfies `want`; returns it.
+ * The guest reports every change, so a transient state (device present, driver not yet bound)
+ * shows up as its own report before the settled one.
+ */
+export async function waitForGuestPci(
+  vm: XenVm,
+  name: string,
+  want: (r: GuestPciReport) => boolean,
+  after = 0,
+  timeoutMs = 60_000,
+): Promise<GuestPciReport> {
+  const started = Date.now();
+  for (;;) {
+    const found = guestPciReports(vm.guestConsole(name)).find((r) => r.n > after && want(r));
+    if (found) return found;
+    if (Date.now() - started > timeoutMs) {
+      const last = guestPciReports(vm.guestConsole(name)).pop();
+      throw new XenVmError('ERR_XENVM_CONSOLE_TIMEOUT', `guest ${name}: no matching PCI report after ${timeoutMs / 1000} s; last report: ${JSON.stringify(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The number of the newest complete report (0 when there is none). */
+export function lastReportNumber(vm: XenVm, name: string): number {
+  const reports = guestPciReports(vm.guestConsole(name));
+  return reports.length ? reports[reports.length - 1].n : 0;
+}
