@@ -13,7 +13,7 @@ export function planAssignableAdd(bdf: Bdf, dev: DeviceView, opts: { name?: stri
   const title = `pci-assignable-add ${b}`;
   if (!dev.exists) throw new XentoolError('ERR_DEVICE_NOT_FOUND', `PCI device ${b} does not exist on this host`);
   if (opts.name !== undefined) validateName(opts.name);
-  const blocker = dev.blockers.find((x) => !(opts.force && x.code === 'IN_USE_BY_DOM0') && x.code !== 'NOT_OWNED_BY_PCIBACK');
+  const blocker = dev.blockers.find((x) => !(opts.force && x.code === 'IN_USE_BY_DOM0') && x.code !== 'NOT_PCIBACK');
   if (blocker) throw new XentoolError('ERR_DEVICE_NOT_ASSIGNABLE', `PCI device ${b} cannot be made assignable: ${blocker.message}`);
   const steps: Step[] = [];
   if (dev.driver !== 'pciback') {

@@ -1,0 +1,218 @@
+/**
+ * The PCI operations behind both front ends (xl syntax in `xentool`, xm syntax in `xm`): look at
+ * the host, plan, then apply (or print the plan for --dry-run). Shared by the real and the
+ * simulated host through PciHost.
+ */
+import { assessAssignability, isPcibackLoaded, readInventory, type PciDevice } from '@xentool/pciback';
+import { XentoolError } from '../errors';
+import { applyPlan, type ApplyOptions } from '../plan/apply-plan';
+import { formatPlan, type Plan } from '../plan/plan';
+import { libxlPciPath, readAttached } from './backend-xs';
+import type { PciHost } from './pci-host';
+import { pcibackOps } from './pciback-ops';
+import { planAssignableAdd, planAssignableRemove } from './plan-assignable';
+import { planPciAttach, type AttachRequest } from './plan-pci-attach';
+import { planPciDetach } from './plan-pci-detach';
+import { pciStepHandlers } from './step-handlers';
+import type { AttachedPci, Bdf } from './types';
+import { bdfText, bdfXsKey } from './types';
+import type { DeviceModel, DeviceView, DomainView, TestAssign } from './view';
+
+export interface OpOptions {
+  dryRun: boolean;
+  verbose?: boolean;
+  /** Where the plan goes for --dry-run, and warnings. */
+  out(text: string): void;
+  warn(text: string): void;
+  progress?(text: string): void;
+  /** Test-only failure injection (config.ts reads it from the environment). */
+  failAt?: number;
+  observer?: Pick<ApplyOptions, 'stepStarted' | 'stepDone' | 'stepUndone'>;
+}
+
+/**
+ * xl's `find_domain`: an all-digit argument is a domid, taken without checking that it exists
+ * (so `xl pci-list 999` prints nothing); anything else is looked up by name.
+ */
+export async function resolveDomain(host: PciHost, arg: string): Promise<number> {
+  if (/^[0-9]+$/.test(arg)) return Number.parseInt(arg, 10);
+  const doms = await host.domains();
+  const d = doms.find((x) => x.name === arg);
+  if (!d) throw new XentoolError('ERR_DOMAIN_NOT_FOUND', `${arg} is an invalid domain identifier (rc=-6)`);
+  return d.domid;
+}
+
+export async function domainView(host: PciHost, domid: number): Promise<DomainView> {
+  const d = (await host.domains()).find((x) => x.domid === domid);
+  if (!d) throw new XentoolError('ERR_DOMAIN_NOT_FOUND', `domain ${domid} does not exist`);
+  const dm = d.hvm ? await host.xs.read(`/libxl/${domid}/dm-version`) : undefined;
+  const deviceModel: DeviceModel = !d.hvm ? 'none' : dm === 'qemu_xen_traditional' ? 'qemu-xen-traditional' : 'qemu-xen';
+  const attached = await readAttached(host.xs, domid);
+  const state = await host.xs.read(`/local/domain/0/backend/pci/${domid}/0/state`);
+  const view: DomainView = {
+    domid,
+    name: d.name,
+    hvm: d.hvm,
+    dying: d.dying,
+    deviceModel,
+    attached,
+    backendState: state === undefined ? undefined : Number.parseInt(state, 10),
+  };
+  if (d.hvm && deviceModel === 'qemu-xen') {
+    const { queryPciDevices } = await import('../qmp/qmp-client');
+    const q = await host.qmp(domid);
+    try {
+      view.usedSlots = [...new Set(queryPciDevices(await q.execute('query-pci')).map((x) => x.slot))];
+    } finally {
+      q.close();
+    }
+  }
+  return view;
+}
+
+/** Every `/libxl/pci/<bdf>/domid`, i.e. which guest uses which device, as xl records it. */
+export async function usedDevices(host: PciHost): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const key of await host.xs.directory('/libxl/pci')) {
+    const v = await host.xs.read(`/libxl/pci/${key}/domid`);
+    const m = /^([0-9a-f]{4})-([0-9a-f]{2})-([0-9a-f]{2})-([0-7])$/.exec(key);
+    if (v !== undefined && m) out.set(`${m[1]}:${m[2]}:${m[3]}.${m[4]}`, Number.parseInt(v, 10));
+  }
+  return out;
+}
+
+export async function deviceView(
+  host: PciHost,
+  bdf: Bdf,
+  opts: { targetDomid?: number; force?: boolean; inventory?: PciDevice[] } = {},
+): Promise<DeviceView> {
+  const inv = opts.inventory ?? readInventory(host.sysfs);
+  const b = bdfText(bdf);
+  const d = inv.find((x) => x.bdf === b);
+  const used = await usedDevices(host);
+  const rec = libxlPciPath(bdf);
+  const [name, originalDriverPath] = await Promise.all([host.xs.read(`${rec}/name`), host.xs.read(`${rec}/driver_path`)]);
+  const a = assessAssignability(inv, b, {
+    assigned: used,
+    ...(opts.targetDomid !== undefined ? { targetDomid: opts.targetDomid } : {}),
+    dom0Usage: host.dom0Usage(),
+    force: opts.force ?? false,
+    pcibackLoaded: isPcibackLoaded(host.sysfs),
+  });
+  // The planner handles pciback ownership, use by a guest and co-assignment itself (it needs
+  // to know which guest); every other refusal comes from the pciback assessment.
+  const own = new Set(['NO_DEVICE', 'NOT_PCIBACK', 'ALREADY_ASSIGNED', 'COASSIGN_ASSIGNED', 'COASSIGN_GROUP']);
+  return {
+    ...bdf,
+    exists: d !== undefined,
+    driver: d?.driver ?? undefined,
+    resources: (d?.bars ?? []).map((x) => ({ start: x.start, end: x.end, flags: x.flags })),
+    irq: d?.irq ?? 0,
+    usedBy: used.get(b),
+    name,
+    originalDriverPath,
+    blockers: a.reasons.filter((r) => r.severity === 'error' && !own.has(r.code)).map((r) => ({ code: r.code, message: r.message })),
+    warnings: a.reasons.filter((r) => r.severity === 'warning' && r.code !== 'COASSIGN_GROUP').map((r) => r.message),
+    coAssign: a.group
+      .filter((g) => g !== b)
+      .map((g) => {
+        const [dom, bus, rest] = g.split(':');
+        const [dev, fn] = rest!.split('.');
+        return { domain: parseInt(dom!, 16), bus: parseInt(bus!, 16), dev: parseInt(dev!, 16), func: parseInt(fn!, 16) };
+      }),
+  };
+}
+
+export async function pciList(host: PciHost, domArg: string): Promise<AttachedPci[]> {
+  return readAttached(host.xs, await resolveDomain(host, domArg));
+}
+
+async function run(host: PciHost, plan: Plan, o: OpOptions): Promise<void> {
+  const handlers = pciStepHandlers({
+    xs: host.xs,
+    hv: host.hv,
+    pciback: pcibackOps(host.sysfs),
+    qmp: (domid) => host.qmp(domid),
+    domainName: async (domid) => (await host.domains()).find((d) => d.domid === domid)?.name,
+    progress: (t) => o.progress?.(t),
+    warn: (t) => o.warn(t),
+  });
+  if (o.dryRun) {
+    o.out(formatPlan(plan, handlers, o.verbose));
+    return;
+  }
+  for (const w of plan.warnings ?? []) o.warn(w);
+  await applyPlan(plan, handlers, { ...(o.failAt !== undefined ? { failAt: o.failAt } : {}), ...o.observer });
+}
+
+export async function pciAttach(host: PciHost, domArg: string, req: AttachRequest, o: OpOptions): Promise<void> {
+  const domid = await resolveDomain(host, domArg);
+  const domain = await domainView(host, domid);
+  const device = await deviceView(host, req.bdf, { targetDomid: domid, force: req.force });
+  const used = await usedDevices(host);
+  let testAssign: TestAssign = { ok: true };
+  try {
+    await host.hv.testAssignDevice(domid, ((req.bdf.domain << 16) | (req.bdf.bus << 8) | (req.bdf.dev << 3) | req.bdf.func) >>> 0);
+  } catch (e) {
+    testAssign = { ok: false, code: String((e as { code?: string }).code ?? 'EIO') };
+  }
+  const plan = planPciAttach(req, {
+    domain,
+    device,
+    testAssign,
+    iommu: await host.iommuEnabled(),
+    partnersUsedBy: device.coAssign.map((p) => used.get(bdfText(p))),
+  });
+  await run(host, plan, o);
+}
+
+export async function pciDetach(host: PciHost, domArg: string, bdf: Bdf, opts: { force: boolean; timeoutMs: number }, o: OpOptions): Promise<void> {
+  const domid = await resolveDomain(host, domArg);
+  const domain = await domainView(host, domid);
+  const device = await deviceView(host, bdf, { targetDomid: domid });
+  await run(host, planPciDetach({ bdf, ...opts }, domain, device), o);
+}
+
+/** Resolves a `name=` given to a PCI command through `/libxl/pci/<bdf>/name`, as xl does. */
+export async function bdfForName(host: PciHost, name: string): Promise<Bdf> {
+  for (const key of await host.xs.directory('/libxl/pci')) {
+    if ((await host.xs.read(`/libxl/pci/${key}/name`)) === name) {
+      const [domain, bus, dev, func] = key.split('-').map((x) => parseInt(x, 16)) as [number, number, number, number];
+      return { domain, bus, dev, func };
+    }
+  }
+  throw new XentoolError('ERR_NAME_NOT_FOUND', `no assignable device is named '${name}'`);
+}
+
+export interface AssignableDevice extends Bdf {
+  name?: string;
+}
+
+/**
+ * `pci-assignable-list`: bound to pciback and not in use by a guest (no `/libxl/pci/<bdf>/domid`),
+ * in the order of pciback's driver directory.
+ */
+export async function assignableList(host: PciHost): Promise<AssignableDevice[]> {
+  if (!isPcibackLoaded(host.sysfs)) {
+    throw new XentoolError('ERR_PCIBACK_NOT_LOADED', 'Looks like pciback driver not loaded');
+  }
+  const out: AssignableDevice[] = [];
+  for (const e of host.sysfs.readdir('/bus/pci/drivers/pciback')) {
+    const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(e);
+    if (!m) continue;
+    const b = { domain: parseInt(m[1]!, 16), bus: parseInt(m[2]!, 16), dev: parseInt(m[3]!, 16), func: parseInt(m[4]!, 16) };
+    const rec = `/libxl/pci/${bdfXsKey(b)}`;
+    if ((await host.xs.read(`${rec}/domid`)) !== undefined) continue;
+    const name = await host.xs.read(`${rec}/name`);
+    out.push(name === undefined ? b : { ...b, name });
+  }
+  return out;
+}
+
+export async function assignableAdd(host: PciHost, bdf: Bdf, opts: { name?: string; force: boolean }, o: OpOptions): Promise<void> {
+  await run(host, planAssignableAdd(bdf, await deviceView(host, bdf, { force: opts.force }), opts), o);
+}
+
+export async function assignableRemove(host: PciHost, bdf: Bdf, opts: { rebind: boolean }, o: OpOptions): Promise<void> {
+  await run(host, planAssignableRemove(bdf, await deviceView(host, bdf), opts), o);
+}
