@@ -101,6 +101,22 @@ describe('openXc without a hypervisor', () => {
       });
     });
 
+    it('loads neither koffi nor libxenctrl until the first open', () => {
+      const r = run(`
+        const fs = require('fs');
+        const state = () => ({
+          koffi: Object.keys(require.cache).some((p) => p.includes('/node_modules/koffi/')),
+          libxenctrl: fs.readFileSync('/proc/self/maps', 'utf8').includes('libxenctrl.so.4.17'),
+        });
+        const x = require(${JSON.stringify(bundle)});
+        const before = state();
+        try { x.openXc({ dummy: true }).close(); } catch (e) { console.error(e.message); }
+        console.log(JSON.stringify({ before, after: state() }));
+      `);
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toEqual({ before: { koffi: false, libxenctrl: false }, after: { koffi: true, libxenctrl: true } });
+    });
+
     itNoXen('control: without a logger libxc writes its line to stderr (what the test above guards against)', () => {
       const r = run(`
         const k = require('koffi');
