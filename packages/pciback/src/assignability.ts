@@ -135,7 +135,8 @@ export function assessAssignability(inv: readonly PciDevice[], bdfText: string, 
   }
 
   const owner = d.driver;
-  if (owner !== 'pciback') {
+  // Who drives a bridge is beside the point: it cannot be assigned at all.
+  if (owner !== 'pciback' && !d.isBridge) {
     const how = `make it assignable with \`${prog} pci-assignable-add ${bdf}\`, or hide it at boot (\`${prog} pci-hide-line ${bdf}\`)`;
     if (opts.pcibackLoaded === false) {
       reasons.push({

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   ERR_DOMAIN_NOT_FOUND: 'ERR_DOMAIN_NOT_FOUND',
   /** A domain name that matches no domain (xl: "invalid domain identifier"). */
   ERR_DOMAIN_INVALID: 'ERR_DOMAIN_INVALID',
+  /** `pci-hide-line` refused: a device is missing, a bridge, or used by dom0. */
+  ERR_PCI_NOT_HIDEABLE: 'ERR_PCI_NOT_HIDEABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | string;
 

@@ -7,7 +7,10 @@
 import type { CommandSpec } from '../command';
 import { command as info } from './info';
 import { command as list } from './list';
+import { command as pciCheck } from './pci-check';
+import { command as pciDevices } from './pci-devices';
+import { command as pciHideLine } from './pci-hide-line';
 
 export function allCommands(): CommandSpec[] {
-  return [info, list];
+  return [info, list, pciCheck, pciDevices, pciHideLine];
 }
