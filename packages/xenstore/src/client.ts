@@ -1,0 +1,529 @@
+/**
+ * A xenstore client that speaks the wire protocol itself (no libxenstore) over any byte
+ * stream: xenstored's unix socket, the kernel's /dev/xen/xenbus, or an in-process stream.
+ *
+ * Unlike libxenstore, which sends req_id 0 and relies on strict request/reply order, every
+ * request gets its own req_id and replies are matched by it, so many requests can be in
+ * flight on one connection. Requests issued in the same tick go out in one write.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { Duplex } from 'node:stream';
+import { XenstoreError } from './errors';
+import type { Perm } from './perms';
+import { formatPerm, parsePerm } from './perms';
+import type { XsMessage } from './wire';
+import { encodeMessage, FrameReader, FrameTooLargeError, nulStrings, PAYLOAD_MAX, splitStrings, XsType } from './wire';
+
+export const DEFAULT_SOCKET_PATH = '/var/run/xenstored/socket';
+export const XENBUS_DEVICE_PATH = '/dev/xen/xenbus';
+
+export interface ClientOptions {
+  /** Per-request timeout in milliseconds; 0 disables. Default 30 s. */
+  timeoutMs?: number;
+}
+
+export interface OpenOptions extends ClientOptions {
+  /** Socket or device path. Default: env.XENSTORED_PATH, else the socket, else /dev/xen/xenbus. */
+  path?: string;
+  /**
+   * The environment to honour XENSTORED_PATH / XENSTORED_RUNDIR from, as libxenstore does.
+   * Passed in rather than read here: only the CLI's config module reads process.env.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface WatchEvent {
+  path: string;
+  token: string;
+}
+
+export interface TransactionOptions {
+  /** How many times to re-run the body after EAGAIN before giving up. Default 16. */
+  retries?: number;
+}
+
+/**
+ * The daemon path libxenstore would use (xs_daemon_socket, then xs_domain_dev): XENSTORED_PATH
+ * wins outright; otherwise $XENSTORED_RUNDIR/socket or /var/run/xenstored/socket if it
+ * exists, else /dev/xen/xenbus.
+ */
+export function resolveXenstorePath(opts: Pick<OpenOptions, 'path' | 'env'> = {}): string {
+  if (opts.path) return opts.path;
+  const env = opts.env ?? {};
+  if (env.XENSTORED_PATH) return env.XENSTORED_PATH;
+  const sock = env.XENSTORED_RUNDIR ? `${env.XENSTORED_RUNDIR}/socket` : DEFAULT_SOCKET_PATH;
+  if (fs.existsSync(sock)) return sock;
+  return XENBUS_DEVICE_PATH;
+}
+
+/**
+ * Connects like xs_open(): a unix socket is connect()ed; anything else (the xenbus character
+ * device) is opened read-write and used as a byte stream.
+ */
+export async function openXenstore(opts: OpenOptions = {}): Promise<XenstoreClient> {
+  const path = resolveXenstorePath(opts);
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'ENOENT';
+    throw new XenstoreError(code, `cannot open xenstore at ${path}: ${code}`);
+  }
+  if (st.isSocket()) {
+    const sock = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect(path);
+      s.once('connect', () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+      s.once('error', reject);
+    }).catch((e: NodeJS.ErrnoException) => {
+      throw new XenstoreError(e.code ?? 'ECONNREFUSED', `cannot connect to xenstored at ${path}: ${e.code ?? e.message}`);
+    });
+    sock.setNoDelay(true);
+    return new XenstoreClient(sock, opts);
+  }
+  const fd = await fs.promises.open(path, 'r+').catch((e: NodeJS.ErrnoException) => {
+    throw new XenstoreError(e.code ?? 'EIO', `cannot open xenstore at ${path}: ${e.code ?? e.message}`);
+  });
+  return new XenstoreClient(fileDuplex(fd), opts);
+}
+
+/**
+ * The xenbus device as a Duplex. Each write must carry whole messages (the kernel buffers a
+ * partial one until it is complete, so concatenated whole messages are fine); reads return
+ * whatever replies are queued.
+ */
+function fileDuplex(fh: fs.promises.FileHandle): Duplex {
+  let reading = false;
+  return new Duplex({
+    read() {
+      if (reading) return;
+      reading = true;
+      const buf = Buffer.allocUnsafe(PAYLOAD_MAX + 16);
+      fh.read(buf, 0, buf.length, null).then(
+        ({ bytesRead }) => {
+          reading = false;
+          this.push(bytesRead ? buf.subarray(0, bytesRead) : null);
+        },
+        (e: Error) => this.destroy(e),
+      );
+    },
+    write(chunk: Buffer, _enc, cb) {
+      fh.write(chunk, 0, chunk.length, null).then(() => cb(), cb);
+    },
+    destroy(err, cb) {
+      fh.close().then(() => cb(err), () => cb(err));
+    },
+  });
+}
+
+interface Pending {
+  resolve: (m: XsMessage) => void;
+  reject: (e: Error) => void;
+  op: string;
+  timer?: NodeJS.Timeout;
+}
+
+interface Subscriber {
+  path: string;
+  queue: WatchEvent[];
+  wake?: () => void;
+  error?: Error;
+  done: boolean;
+}
+
+/** Operations that can run inside a transaction or outside one (tx_id 0). */
+export class XenstoreOps {
+  protected constructor(
+    protected readonly conn: Connection,
+    readonly txId: number,
+  ) {}
+
+  protected req(type: number, payload: Buffer, op: string): Promise<XsMessage> {
+    return this.conn.request(type, this.txId, payload, op);
+  }
+
+  /** The value as raw bytes. */
+  async readBuffer(path: string): Promise<Buffer> {
+    return (await this.req(XsType.READ, nulStrings(path), `READ ${path}`)).payload;
+  }
+
+  async read(path: string): Promise<string> {
+    return (await this.readBuffer(path)).toString('utf8');
+  }
+
+  /** The value, or undefined if the node does not exist (other errors still throw). */
+  async tryRead(path: string): Promise<string | undefined> {
+    try {
+      return await this.read(path);
+    } catch (e) {
+      if (e instanceof XenstoreError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return (await this.tryRead(path)) !== undefined;
+  }
+
+  /** Values are sent without a trailing NUL, exactly as xs_write does. */
+  async write(path: string, value: string | Buffer): Promise<void> {
+    const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    await this.req(XsType.WRITE, Buffer.concat([nulStrings(path), v]), `WRITE ${path}`);
+  }
+
+  async mkdir(path: string): Promise<void> {
+    await this.req(XsType.MKDIR, nulStrings(path), `MKDIR ${path}`);
+  }
+
+  /** Recursive; succeeds if the node is already absent but its parent exists. */
+  async rm(path: string): Promise<void> {
+    await this.req(XsType.RM, nulStrings(path), `RM ${path}`);
+  }
+
+  /**
+   * Child names. A directory too large for one reply (E2BIG) is fetched in DIRECTORY_PART
+   * chunks, starting over if the node's generation changes in between (as libxenstore does).
+   */
+  async directory(path: string): Promise<string[]> {
+    try {
+      const m = await this.req(XsType.DIRECTORY, nulStrings(path), `DIRECTORY ${path}`);
+      return splitStrings(m.payload).strings;
+    } catch (e) {
+      if (!(e instanceof XenstoreError) || e.code !== 'E2BIG') throw e;
+    }
+    return this.directoryByParts(path);
+  }
+
+  async directoryByParts(path: string): Promise<string[]> {
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const names: string[] = [];
+      let gen: string | undefined;
+      let offset = 0;
+      let restart = false;
+      for (;;) {
+        const m = await this.req(XsType.DIRECTORY_PART, nulStrings(path, String(offset)), `DIRECTORY_PART ${path}`);
+        const { strings } = splitStrings(m.payload);
+        const g = strings.shift();
+        if (g === undefined) throw new XenstoreError('EPROTO', `DIRECTORY_PART ${path}: empty reply`);
+        if (gen !== undefined && g !== gen) {
+          restart = true;
+          break;
+        }
+        gen = g;
+        // The last chunk ends with an extra empty string.
+        const last = strings.length > 0 && strings[strings.length - 1] === '';
+        if (last) strings.pop();
+        for (const s of strings) {
+          names.push(s);
+          offset += Buffer.byteLength(s) + 1;
+        }
+        if (last) return names;
+        if (!strings.length) throw new XenstoreError('EPROTO', `DIRECTORY_PART ${path}: no progress`);
+      }
+      if (!restart) break;
+    }
+    throw new XenstoreError('EAGAIN', `DIRECTORY_PART ${path}: directory kept changing`);
+  }
+
+  async getPerms(path: string): Promise<Perm[]> {
+    const m = await this.req(XsType.GET_PERMS, nulStrings(path), `GET_PERMS ${path}`);
+    return splitStrings(m.payload).strings.map((s) => {
+      const p = parsePerm(s);
+      if (!p) throw new XenstoreError('EPROTO', `GET_PERMS ${path}: bad perm ${JSON.stringify(s)}`);
+      return p;
+    });
+  }
+
+  /** `perms[0]` is the owner and the default for unlisted domains. */
+  async setPerms(path: string, perms: readonly Perm[]): Promise<void> {
+    if (!perms.length) throw new XenstoreError('EINVAL', `SET_PERMS ${path}: no perms`);
+    await this.req(XsType.SET_PERMS, nulStrings(path, ...perms.map(formatPerm)), `SET_PERMS ${path}`);
+  }
+}
+
+export class XenstoreTransaction extends XenstoreOps {
+  constructor(conn: Connection, txId: number) {
+    super(conn, txId);
+  }
+}
+
+/** The transport and the req_id/watch bookkeeping, shared by a client and its transactions. */
+export class Connection {
+  private readonly reader = new FrameReader();
+  private readonly pending = new Map<number, Pending>();
+  readonly subscribers = new Map<string, Subscriber>();
+  private nextReqId = 1;
+  private outQueue: Buffer[] = [];
+  private flushQueued = false;
+  private closedError?: XenstoreError;
+
+  constructor(
+    private readonly stream: Duplex,
+    private readonly timeoutMs: number,
+  ) {
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('error', (e: NodeJS.ErrnoException) => this.fail(new XenstoreError('ECONNRESET', `xenstore connection failed: ${e.code ?? e.message}`)));
+    stream.on('close', () => this.fail(new XenstoreError('ECONNRESET', 'xenstore connection closed')));
+    stream.on('end', () => this.fail(new XenstoreError('ECONNRESET', 'xenstore connection closed by the daemon')));
+  }
+
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  request(type: number, txId: number, payload: Buffer, op: string): Promise<XsMessage> {
+    if (this.closedError) return Promise.reject(new XenstoreError(this.closedError.code, `${op}: ${this.closedError.message}`, op));
+    if (payload.length > PAYLOAD_MAX) {
+      return Promise.reject(new XenstoreError('E2BIG', `${op}: request of ${payload.length} bytes exceeds ${PAYLOAD_MAX}`, op));
+    }
+    let id = this.nextReqId;
+    while (id === 0 || this.pending.has(id)) id = (id + 1) >>> 0;
+    this.nextReqId = (id + 1) >>> 0;
+    return new Promise<XsMessage>((resolve, reject) => {
+      const p: Pending = { resolve, reject, op };
+      if (this.timeoutMs > 0) {
+        p.timer = setTimeout(() => {
+          // The id stays reserved: a late reply must not be taken for another request's.
+          this.pending.set(id, { resolve: () => this.pending.delete(id), reject: () => undefined, op });
+          reject(new XenstoreError('ETIMEDOUT', `${op}: no reply from xenstored within ${this.timeoutMs} ms`, op));
+        }, this.timeoutMs);
+      }
+      this.pending.set(id, p);
+      this.enqueue(encodeMessage(type, id, txId, payload));
+    });
+  }
+
+  private enqueue(frame: Buffer): void {
+    this.outQueue.push(frame);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      const q = this.outQueue;
+      this.outQueue = [];
+      if (!this.closedError && q.length) this.stream.write(q.length === 1 ? q[0]! : Buffer.concat(q));
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    let msgs: XsMessage[];
+    try {
+      msgs = this.reader.push(chunk);
+    } catch (e) {
+      if (e instanceof FrameTooLargeError) {
+        this.fail(new XenstoreError('EPROTO', `xenstored sent a ${e.len}-byte frame`));
+        this.stream.destroy();
+        return;
+      }
+      throw e;
+    }
+    for (const m of msgs) {
+      if (m.type === XsType.WATCH_EVENT) {
+        this.onEvent(m);
+        continue;
+      }
+      const p = this.pending.get(m.reqId);
+      if (!p) continue; // a reply to nothing we asked: ignore, as libxenstore would
+      this.pending.delete(m.reqId);
+      if (p.timer) clearTimeout(p.timer);
+      if (m.type === XsType.ERROR) {
+        const name = splitStrings(m.payload).strings[0] ?? 'EINVAL';
+        p.reject(new XenstoreError(name, `${p.op}: ${name}`, p.op));
+      } else p.resolve(m);
+    }
+  }
+
+  private onEvent(m: XsMessage): void {
+    const { strings } = splitStrings(m.payload);
+    if (strings.length < 2) return;
+    const [path, token] = strings as [string, string];
+    const s = this.subscribers.get(token);
+    if (!s || s.done) return;
+    s.queue.push({ path, token });
+    s.wake?.();
+  }
+
+  private fail(err: XenstoreError): void {
+    if (this.closedError) return;
+    this.closedError = err;
+    for (const [, p] of this.pending) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(new XenstoreError(err.code, `${p.op}: ${err.message}`, p.op));
+    }
+    this.pending.clear();
+    for (const s of this.subscribers.values()) {
+      s.error = err;
+      s.wake?.();
+    }
+  }
+
+  close(): void {
+    this.fail(new XenstoreError('ECONNRESET', 'xenstore client closed'));
+    if (!this.stream.destroyed) this.stream.end(() => this.stream.destroy());
+  }
+}
+
+let tokenSeq = 0;
+
+export class XenstoreClient extends XenstoreOps {
+  constructor(stream: Duplex, opts: ClientOptions = {}) {
+    super(new Connection(stream, opts.timeoutMs ?? 30000), 0);
+  }
+
+  /** Requests sent and not yet answered. */
+  get inFlight(): number {
+    return this.conn.inFlight;
+  }
+
+  get closed(): boolean {
+    return this.conn.closed;
+  }
+
+  /** Idempotent. Outstanding requests fail with ECONNRESET. */
+  close(): void {
+    this.conn.close();
+  }
+
+  async transactionStart(): Promise<XenstoreTransaction> {
+    const m = await this.req(XsType.TRANSACTION_START, nulStrings(''), 'TRANSACTION_START');
+    const id = Number(splitStrings(m.payload).strings[0]);
+    if (!Number.isInteger(id) || id <= 0) throw new XenstoreError('EPROTO', 'TRANSACTION_START: bad transaction id');
+    return new XenstoreTransaction(this.conn, id);
+  }
+
+  /** Commits (true) or aborts; a conflicting commit rejects with code EAGAIN. */
+  async transactionEnd(tx: XenstoreTransaction, commit: boolean): Promise<void> {
+    await this.conn.request(XsType.TRANSACTION_END, tx.txId, nulStrings(commit ? 'T' : 'F'), 'TRANSACTION_END');
+  }
+
+  /**
+   * Runs `body` in a transaction and commits. On EAGAIN the whole body runs again from a new
+   * TRANSACTION_START (re-reading everything), up to `retries` times: that is the only
+   * correct response to a 4.17 conflict. If the body throws, the transaction is aborted.
+   */
+  async transaction<T>(body: (tx: XenstoreTransaction) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+    const retries = opts.retries ?? 16;
+    for (let attempt = 0; ; attempt++) {
+      const tx = await this.transactionStart();
+      let result: T;
+      try {
+        result = await body(tx);
+      } catch (e) {
+        await this.transactionEnd(tx, false).catch(() => undefined);
+        throw e;
+      }
+      try {
+        await this.transactionEnd(tx, true);
+        return result;
+      } catch (e) {
+        if (!(e instanceof XenstoreError) || e.code !== 'EAGAIN' || attempt >= retries) throw e;
+      }
+    }
+  }
+
+  /**
+   * Watches `path` (or a special `@introduceDomain`/`@releaseDomain`). The WATCH request is
+   * sent at once; iterate to receive events, starting with the immediate one xenstored fires
+   * on registration. Leaving the loop (break/return/throw) sends UNWATCH. A rejected WATCH
+   * surfaces as the error of the first `next()`.
+   */
+  watch(path: string, token?: string): AsyncIterableIterator<WatchEvent> & { ready: Promise<void>; close(): Promise<void> } {
+    const tok = token ?? `xentool-${process.pid}-${++tokenSeq}`;
+    const subs = this.conn.subscribers;
+    const sub: Subscriber = { path, queue: [], done: false };
+    let ready: Promise<void>;
+    if (subs.has(tok)) {
+      ready = Promise.reject(new XenstoreError('EEXIST', `watch token ${tok} already in use on this connection`));
+    } else {
+      subs.set(tok, sub);
+      ready = this.req(XsType.WATCH, nulStrings(path, tok), `WATCH ${path}`).then(
+        () => undefined,
+        (e: Error) => {
+          subs.delete(tok);
+          throw e;
+        },
+      );
+    }
+    ready.catch(() => undefined);
+    const finish = async (): Promise<void> => {
+      if (sub.done) return;
+      sub.done = true;
+      sub.wake?.();
+      if (subs.get(tok) !== sub) return;
+      subs.delete(tok);
+      const ok = await ready.then(() => true, () => false);
+      if (ok && !this.conn.closed) await this.req(XsType.UNWATCH, nulStrings(path, tok), `UNWATCH ${path}`).catch(() => undefined);
+    };
+    const it = {
+      ready,
+      close: finish,
+      [Symbol.asyncIterator]() {
+        return it;
+      },
+      async next(): Promise<IteratorResult<WatchEvent>> {
+        await ready;
+        for (;;) {
+          if (sub.queue.length) return { value: sub.queue.shift()!, done: false };
+          if (sub.done) return { value: undefined, done: true };
+          if (sub.error) throw sub.error;
+          await new Promise<void>((r) => (sub.wake = r));
+          sub.wake = undefined;
+        }
+      },
+      async return(): Promise<IteratorResult<WatchEvent>> {
+        await finish();
+        return { value: undefined, done: true };
+      },
+    };
+    return it;
+  }
+
+  async unwatch(path: string, token: string): Promise<void> {
+    this.conn.subscribers.delete(token);
+    await this.req(XsType.UNWATCH, nulStrings(path, token), `UNWATCH ${path}`);
+  }
+
+  async resetWatches(): Promise<void> {
+    await this.req(XsType.RESET_WATCHES, nulStrings(''), 'RESET_WATCHES');
+    this.conn.subscribers.clear();
+  }
+
+  async introduceDomain(domid: number, gfn: number | bigint | string, evtchn: number): Promise<void> {
+    await this.req(XsType.INTRODUCE, nulStrings(String(domid), String(gfn), String(evtchn)), `INTRODUCE ${domid}`);
+  }
+
+  async releaseDomain(domid: number): Promise<void> {
+    await this.req(XsType.RELEASE, nulStrings(String(domid)), `RELEASE ${domid}`);
+  }
+
+  async resumeDomain(domid: number): Promise<void> {
+    await this.req(XsType.RESUME, nulStrings(String(domid)), `RESUME ${domid}`);
+  }
+
+  async isDomainIntroduced(domid: number): Promise<boolean> {
+    const m = await this.req(XsType.IS_DOMAIN_INTRODUCED, nulStrings(String(domid)), `IS_DOMAIN_INTRODUCED ${domid}`);
+    return splitStrings(m.payload).strings[0] === 'T';
+  }
+
+  async getDomainPath(domid: number): Promise<string> {
+    const m = await this.req(XsType.GET_DOMAIN_PATH, nulStrings(String(domid)), `GET_DOMAIN_PATH ${domid}`);
+    return splitStrings(m.payload).strings[0] ?? '';
+  }
+
+  /** Lets `domid` (a device-model stub domain) act with `target`'s rights. */
+  async setTarget(domid: number, target: number): Promise<void> {
+    await this.req(XsType.SET_TARGET, nulStrings(String(domid), String(target)), `SET_TARGET ${domid} ${target}`);
+  }
+
+  /** A raw request, for tools and tests that need a message type this class has no method for. */
+  async rawRequest(type: number, payload: Buffer, txId = 0): Promise<Buffer> {
+    return (await this.conn.request(type, txId, payload, `type ${type}`)).payload;
+  }
+}
