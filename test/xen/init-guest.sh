@@ -17,11 +17,13 @@ echo "xenvm-guest: ready"
 
 snapshot() {
   for d in /sys/bus/pci/devices/*; do
-    [ -e "$d/vendor" ] || continue
+    # A device being hot-unplugged can vanish between two reads: skip it rather than report
+    # half a device (seen as "0000:00:00.0 : class= driver=none" during pci-detach).
+    v=$(cat "$d/vendor" 2>/dev/null) && p=$(cat "$d/device" 2>/dev/null) && c=$(cat "$d/class" 2>/dev/null) || continue
+    [ -n "$v" ] && [ -n "$p" ] && [ -n "$c" ] || continue
     drv=none
     [ -e "$d/driver" ] && drv=$(basename "$(readlink "$d/driver")")
-    v=$(cat "$d/vendor"); p=$(cat "$d/device")
-    echo "$(basename "$d") ${v#0x}:${p#0x} class=$(cat "$d/class") driver=$drv"
+    echo "$(basename "$d") ${v#0x}:${p#0x} class=$c driver=$drv"
   done
 }
 
