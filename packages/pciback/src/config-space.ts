@@ -208,7 +208,9 @@ export function buildConfigSpace(spec: ConfigSpec): Uint8Array {
 
   w16(0x00, spec.vendorId);
   w16(0x02, spec.deviceId);
-  w16(0x04, 0x0406); // memory space + bus master + INTx disable: what a bound driver leaves
+  // Memory space + bus master + INTx disable (what a bound driver leaves), I/O space when the
+  // device has an I/O BAR.
+  w16(0x04, 0x0406 | ((spec.bars ?? []).some((b) => b.kind === 'io') ? 1 : 0));
   w8(0x08, spec.revision ?? 0);
   w8(0x09, spec.classCode & 0xff);
   w8(0x0a, (spec.classCode >> 8) & 0xff);

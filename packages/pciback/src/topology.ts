@@ -55,7 +55,10 @@ const IORESOURCE_MEM_64 = 0x100000n;
 
 export class TopologyBuilder {
   private readonly specs: Array<{ bdf: string; spec: DeviceSpec }> = [];
-  private mem32 = 0xf0000000n;
+  // 32-bit MMIO window below the 4 GiB hole's APIC/firmware ranges (0xfec00000 up); found by
+  // decoding the built config space with `lspci -F`: a 256 MiB BAR allocated from 0xf0000000
+  // ran past 4 GiB and its register silently truncated.
+  private mem32 = 0xc0000000n;
   private mem64 = 0x4000000000n;
   private io = 0x2000n;
   private nextIrq = 16;
@@ -174,8 +177,7 @@ export class TopologyBuilder {
         this.mem64 = start + size;
         flags = IORESOURCE_MEM | IORESOURCE_SIZEALIGN | IORESOURCE_MEM_64 | 0x4n | (bar.prefetchable ? IORESOURCE_PREFETCH | 0x8n : 0n);
       } else {
-        start = align(this.mem32, size);
-        this.mem32 = start + size;
+        start = this.alloc32(size);
         flags = IORESOURCE_MEM | IORESOURCE_SIZEALIGN | (bar.prefetchable ? IORESOURCE_PREFETCH | 0x8n : 0n);
       }
       while (resources.length < idx) resources.push([0n, 0n, 0n]);
@@ -190,8 +192,7 @@ export class TopologyBuilder {
     while (resources.length < 6) resources.push([0n, 0n, 0n]);
     if (spec.romSize) {
       const size = BigInt(spec.romSize);
-      const start = align(this.mem32, size);
-      this.mem32 = start + size;
+      const start = this.alloc32(size);
       resources.push([start, start + size - 1n, IORESOURCE_MEM | IORESOURCE_PREFETCH | IORESOURCE_READONLY | IORESOURCE_SIZEALIGN]);
     } else resources.push([0n, 0n, 0n]);
     // Lines 7-12: SR-IOV VF BARs (CONFIG_PCI_IOV); bridges add their 4 window lines.
@@ -240,6 +241,13 @@ export class TopologyBuilder {
       resetCount: 0,
       bootVga: spec.bootVga ?? false,
     };
+  }
+
+  private alloc32(size: bigint): bigint {
+    const start = align(this.mem32, size);
+    if (start + size > 0xfec00000n) throw new PcibackError(PcibackErrorCodes.ERR_TOPOLOGY, 'the 32-bit MMIO window is full');
+    this.mem32 = start + size;
+    return start;
   }
 
   /**
