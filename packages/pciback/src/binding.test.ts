@@ -160,3 +160,20 @@ describe('reset, permissive, quirks', () => {
     expect(thrown(() => addConfigQuirk(sim, '03:00.0', 0x1000, 2, 0xff)).errno).toBe('EINVAL');
   });
 });
+
+describe('bindDriver and the async pcibackOps adapter', () => {
+  it('seizes with the original driver in libxl form, rebinds it, and verifies', async () => {
+    const sim = seedTopology({ hidden: false });
+    const ops = (await import('./binding')).pcibackOps(sim);
+    expect(await ops.seize('0000:03:00.0')).toEqual({ originalDriverPath: '/sys/bus/pci/drivers/r8169' });
+    expect(await ops.currentDriverPath('0000:03:00.0')).toBe('/sys/bus/pci/drivers/pciback');
+    await ops.setPermissive('0000:03:00.0');
+    expect(await ops.reset('0000:03:00.0')).toBeUndefined();
+    expect(await ops.reset('0000:02:00.0')).toContain("doesn't support reset");
+    await ops.release('0000:03:00.0');
+    expect(isPermissive(sim, '0000:03:00.0')).toBe(false);
+    await ops.bindDriver('0000:03:00.0', '/sys/bus/pci/drivers/r8169');
+    expect(sim.device('0000:03:00.0')!.driver).toBe('r8169');
+    await expect(ops.bindDriver('0000:03:00.0', '/sys/bus/pci/drivers/r8169')).rejects.toMatchObject({ errno: 'EBUSY' });
+  });
+});

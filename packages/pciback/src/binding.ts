@@ -348,3 +348,55 @@ export function addConfigQuirk(fs: SysfsFs, bdfText: string, reg: number, size: 
     });
 }
 
+
+/**
+ * Binds an unbound device to a driver (the `-r` half of release when done separately), then
+ * checks the `driver` link. Accepts libxl's `/sys/bus/pci/drivers/<name>` form.
+ */
+export function bindDriver(fs: SysfsFs, bdfText: string, driverPath: string): void {
+  const bdf = canonicalBdf(bdfText);
+  requireDevice(fs, bdf);
+  const dir = fromLibxlDriverPath(driverPath);
+  applySteps(fs, [{ op: 'sysfs.write', path: `${dir}/bind`, data: bdf, why: 'rebind' }], () => [], `couldn't bind ${bdf} to ${dir}`);
+  const now = currentDriverPath(fs, bdf);
+  if (now !== dir)
+    throw new PcibackError(PcibackErrorCodes.ERR_PCIBACK_VERIFY, `bound ${bdf} to ${dir}, but its driver link ${now ? `points to ${now}` : 'is absent'}`, {
+      path: fs.root + devicePath(bdf, 'driver'),
+    });
+}
+
+/**
+ * The dom0-side operations in the shape the toolstack's step handlers use (async, driver paths
+ * in libxl's `/sys/...` form so they can go straight into /libxl/pci/<BDF>/driver_path).
+ */
+export function pcibackOps(fs: SysfsFs) {
+  return {
+    async seize(bdf: string): Promise<{ originalDriverPath: string | undefined }> {
+      const r = makeAssignable(fs, bdf);
+      return { originalDriverPath: r.originalDriverPath ? toLibxlDriverPath(r.originalDriverPath) : undefined };
+    },
+    async release(bdf: string): Promise<void> {
+      release(fs, bdf);
+    },
+    async bindDriver(bdf: string, driverPath: string): Promise<void> {
+      bindDriver(fs, bdf, driverPath);
+    },
+    /** Resolves to a warning (libxl never aborts on a failed reset) or undefined. */
+    async reset(bdf: string): Promise<string | undefined> {
+      try {
+        resetDevice(fs, bdf);
+        return undefined;
+      } catch (e) {
+        if (isPcibackError(e)) return e.message;
+        throw e;
+      }
+    },
+    async setPermissive(bdf: string): Promise<void> {
+      setPermissive(fs, bdf);
+    },
+    async currentDriverPath(bdf: string): Promise<string | undefined> {
+      const p = currentDriverPath(fs, canonicalBdf(bdf));
+      return p ? toLibxlDriverPath(p) : undefined;
+    },
+  };
+}

@@ -8,7 +8,7 @@ import type { SimSysfs } from '@xentool/pciback';
 import { runCli } from '../cli';
 import { captureContext } from '../testing/capture';
 import type { OpenPciSource, PciSource } from '../pci-inventory/source';
-import { openPciSource } from '../pci-inventory/source';
+import { openPciSource, pciSourceFromHost } from '../pci-inventory/source';
 import { makePciCheckCommand } from './pci-check';
 import { makePciDevicesCommand } from './pci-devices';
 import { makePciHideLineCommand } from './pci-hide-line';
@@ -224,5 +224,22 @@ describe('the commands on this machine (read-only /sys)', () => {
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('pciSourceFromHost', () => {
+  it('reads assignments from /libxl/pci/<DDDD-BB-DD-F>/domid, as xl records them', async () => {
+    const sim = seedTopology();
+    const tree: Record<string, string> = { '/libxl/pci/0000-03-00-0/domid': '3', '/libxl/pci/0000-01-00-0/driver_path': '/sys/bus/pci/drivers/e1000e' };
+    const xs = {
+      directory: async (p: string) => [...new Set(Object.keys(tree).filter((k) => k.startsWith(p + '/')).map((k) => k.slice(p.length + 1).split('/')[0]!))],
+      read: async (p: string) => tree[p],
+    };
+    const src = await pciSourceFromHost({ kind: 'sim', sysfs: sim, dom0Usage: () => sim.dom0Usage, xs }, ids);
+    expect([...src.assigned]).toEqual([['0000:03:00.0', 3]]);
+    const r = await cli(['pci-check', '03:00.0', '01:00.0'], async () => src);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('ALREADY_ASSIGNED: 0000:03:00.0 is already assigned to domain 3');
+    expect(r.out).toContain('0000:01:00.0 Intel Corporation 82574L Gigabit Network Connection: assignable');
   });
 });

@@ -71,3 +71,32 @@ export function sourceOptions<T extends import('yargs').Argv>(y: T): T {
     .option('proc-root', { type: 'string', describe: 'Read /proc from this directory instead', hidden: true })
     .option('pci-ids', { type: 'string', describe: 'pci.ids database (default /usr/share/misc/pci.ids)', hidden: true }) as unknown as T;
 }
+
+/** What pciSourceFromHost needs of a PciHost (pci/pci-host.ts). */
+export interface PciSourceHost {
+  readonly kind: 'real' | 'sim';
+  readonly sysfs: SysfsFs;
+  dom0Usage(): Dom0Usage[];
+  readonly xs: { directory(path: string): Promise<string[]>; read(path: string): Promise<string | undefined> };
+}
+
+/**
+ * Builds the source from an open host: assignment records come from the tree xl and xentool
+ * share, `/libxl/pci/<DDDD-BB-DD-F>/domid` (written on attach, removed on detach).
+ */
+export async function pciSourceFromHost(host: PciSourceHost, pciIds: PciIds): Promise<PciSource> {
+  const assigned = new Map<string, number>();
+  let keys: string[] = [];
+  try {
+    keys = await host.xs.directory('/libxl/pci');
+  } catch {
+    keys = [];
+  }
+  for (const k of keys) {
+    const m = /^([0-9a-f]{4})-([0-9a-f]{2})-([0-9a-f]{2})-([0-7])$/.exec(k);
+    if (!m) continue;
+    const domid = await host.xs.read(`/libxl/pci/${k}/domid`);
+    if (domid !== undefined && /^\d+$/.test(domid)) assigned.set(`${m[1]}:${m[2]}:${m[3]}.${m[4]}`, Number(domid));
+  }
+  return { sysfs: host.sysfs, dom0Usage: host.dom0Usage(), assigned, pciIds, kind: host.kind };
+}
