@@ -100,8 +100,9 @@ export function parseBdf(s: string): BdfFields & { warnings: string[] } {
   if (!r.ok) throw err(r.reason);
   const warnings: string[] = [];
   if (r.bdf.vfunc_mask === PCI_FUNC_ALL) {
+    // libxlutil records the mask, but its callers (pci-assignable-add/-remove) only use the
+    // BDF, so `03:00.*` acts on function 0 alone [verified with the probe].
     warnings.push(`"${s}": xl takes '*' here as function 0 only`);
-    r.bdf.vfunc_mask = 1;
   }
   if (r.end < s.length) warnings.push(`"${s}": trailing "${s.slice(r.end)}" ignored (as xl does)`);
   return { ...r.bdf, warnings };
