@@ -5,12 +5,14 @@
  * Add one import and one array entry per command, keeping both sorted by name.
  */
 import type { CommandSpec } from '../command';
+import { command as configDump } from './config-dump';
 import { command as info } from './info';
 import { command as list } from './list';
 import { command as pciCheck } from './pci-check';
 import { command as pciDevices } from './pci-devices';
 import { command as pciHideLine } from './pci-hide-line';
+import { command as pciSpec } from './pci-spec';
 
 export function allCommands(): CommandSpec[] {
-  return [info, list, pciCheck, pciDevices, pciHideLine];
+  return [configDump, info, list, pciCheck, pciDevices, pciHideLine, pciSpec];
 }
