@@ -123,7 +123,8 @@ interface Pending {
   resolve: (m: XsMessage) => void;
   reject: (e: Error) => void;
   op: string;
-  timer?: NodeJS.Timeout;
+  /** Date.now() after which the request times out; 0 = never. */
+  deadline: number;
 }
 
 interface Subscriber {
@@ -259,6 +260,7 @@ export class Connection {
   private outQueue: Buffer[] = [];
   private flushQueued = false;
   private closedError?: XenstoreError;
+  private sweep?: NodeJS.Timeout;
 
   constructor(
     private readonly stream: Duplex,
@@ -287,17 +289,37 @@ export class Connection {
     while (id === 0 || this.pending.has(id)) id = (id + 1) >>> 0;
     this.nextReqId = (id + 1) >>> 0;
     return new Promise<XsMessage>((resolve, reject) => {
-      const p: Pending = { resolve, reject, op };
-      if (this.timeoutMs > 0) {
-        p.timer = setTimeout(() => {
-          // The id stays reserved: a late reply must not be taken for another request's.
-          this.pending.set(id, { resolve: () => this.pending.delete(id), reject: () => undefined, op });
-          reject(new XenstoreError('ETIMEDOUT', `${op}: no reply from xenstored within ${this.timeoutMs} ms`, op));
-        }, this.timeoutMs);
-      }
-      this.pending.set(id, p);
+      const deadline = this.timeoutMs > 0 ? Date.now() + this.timeoutMs : 0;
+      this.pending.set(id, { resolve, reject, op, deadline });
+      if (deadline) this.armSweep();
       this.enqueue(encodeMessage(type, id, txId, payload));
     });
+  }
+
+  /**
+   * Timeouts are enforced by one sweep timer rather than a timer per request, so a request
+   * arms nothing of its own. A request therefore fails between 1 and 1.25 x timeoutMs late.
+   */
+  private armSweep(): void {
+    if (this.sweep) return;
+    const every = Math.max(1, Math.ceil(this.timeoutMs / 4));
+    this.sweep = setInterval(() => {
+      const now = Date.now();
+      for (const [id, p] of this.pending) {
+        if (!p.deadline || p.deadline > now) continue;
+        // The id stays reserved: a late reply must not be taken for another request's.
+        this.pending.set(id, { resolve: () => this.pending.delete(id), reject: () => undefined, op: p.op, deadline: 0 });
+        p.reject(new XenstoreError('ETIMEDOUT', `${p.op}: no reply from xenstored within ${this.timeoutMs} ms`, p.op));
+      }
+      if (![...this.pending.values()].some((p) => p.deadline)) this.stopSweep();
+    }, every);
+    // An idle client must not keep the process alive.
+    this.sweep.unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = undefined;
   }
 
   private enqueue(frame: Buffer): void {
@@ -332,7 +354,6 @@ export class Connection {
       const p = this.pending.get(m.reqId);
       if (!p) continue; // a reply to nothing we asked: ignore, as libxenstore would
       this.pending.delete(m.reqId);
-      if (p.timer) clearTimeout(p.timer);
       if (m.type === XsType.ERROR) {
         const name = splitStrings(m.payload).strings[0] ?? 'EINVAL';
         p.reject(new XenstoreError(name, `${p.op}: ${name}`, p.op));
@@ -353,8 +374,8 @@ export class Connection {
   private fail(err: XenstoreError): void {
     if (this.closedError) return;
     this.closedError = err;
+    this.stopSweep();
     for (const [, p] of this.pending) {
-      if (p.timer) clearTimeout(p.timer);
       p.reject(new XenstoreError(err.code, `${p.op}: ${err.message}`, p.op));
     }
     this.pending.clear();
