@@ -7,7 +7,7 @@ import { seedTopology } from './topology';
 
 const BDFS = readInventory(seedTopology()).map((d) => d.bdf);
 const DRIVERS = ['pciback', 'e1000e', 'r8169', 'ahci', 'e1000', 'i915'];
-const KNOWN_ERRNOS = new Set(['EBUSY', 'ENODEV', 'EINVAL', 'ENOENT', 'EACCES', 'ENOTTY']);
+const KNOWN_ERRNOS = new Set(['EBUSY', 'ENODEV', 'EINVAL', 'ENOENT', 'EACCES', 'ENOTTY', 'EEXIST']);
 
 /** State without the reset counters, which every bind/unbind through pciback legitimately bumps. */
 function shape(sim: SimSysfs): unknown {

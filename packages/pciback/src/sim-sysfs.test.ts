@@ -161,6 +161,17 @@ describe('simulated sysfs: the kernel reacts to writes', () => {
     ]);
   });
 
+  it('new_id adds a dynamic id and probes matching unbound devices; known ids are EEXIST', () => {
+    const sim = seedTopology();
+    sim.writeFile('/bus/pci/drivers/e1000/unbind', '0000:05:00.0');
+    expect(errnoOf(() => sim.writeFile('/bus/pci/drivers/e1000/new_id', '8086 107c'))).toBe('EEXIST');
+    expect(errnoOf(() => sim.writeFile('/bus/pci/drivers/pciback/new_id', '8086 107c'))).toBe('EEXIST');
+    sim.writeFile('/bus/pci/drivers/e1000e/new_id', '8086 107c');
+    expect(sim.device('0000:05:00.0')!.driver).toBe('e1000e');
+    sim.writeFile('/bus/pci/drivers/e1000e/remove_id', '8086 107c');
+    expect(errnoOf(() => sim.writeFile('/bus/pci/drivers/e1000e/remove_id', '8086 107c'))).toBe('ENODEV');
+  });
+
   it('hides pciback entirely when the module is not loaded', () => {
     const sim = new TopologyBuilder().withoutPciback().pcieEndpoint('00:03.0', { vendorId: 1, deviceId: 2, classCode: 0x020000, driver: 'x' }).build();
     expect(sim.exists(PB)).toBe(false);

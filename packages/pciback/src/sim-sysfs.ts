@@ -394,6 +394,12 @@ export class SimSysfs implements SysfsFs {
     const m = /^\s*([0-9a-fA-F]{1,4})\s+([0-9a-fA-F]{1,4})/.exec(data);
     if (!m) fail('EINVAL');
     const id = `${m![1]!.toLowerCase().padStart(4, '0')}:${m![2]!.toLowerCase().padStart(4, '0')}`;
+    // new_id_store refuses an id the driver's static table already matches: always for
+    // pciback (PCI_ANY_ID), and for a device id this driver claims natively.
+    const native = [...this.devices.values()].some(
+      (d) => d.nativeDriver === drv && `${d.vendorId.toString(16).padStart(4, '0')}:${d.deviceId.toString(16).padStart(4, '0')}` === id,
+    );
+    if (drv === 'pciback' || native || this.dynamicIds.get(drv)?.has(id)) fail('EEXIST');
     if (!this.dynamicIds.has(drv)) this.dynamicIds.set(drv, new Set());
     this.dynamicIds.get(drv)!.add(id);
     // new_id_store calls driver_attach: every unbound matching device is probed now.

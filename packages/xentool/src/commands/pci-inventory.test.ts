@@ -243,3 +243,49 @@ describe('pciSourceFromHost', () => {
     expect(r.out).toContain('0000:01:00.0 Intel Corporation 82574L Gigabit Network Connection: assignable');
   });
 });
+
+describe('openPciSource', () => {
+  const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pci-src-'));
+
+  it('--sim reads the simulated host\'s saved sysfs (state.json `sysfs`), so earlier invocations\' bindings show', async () => {
+    const dir = tmp();
+    try {
+      const sim = seedTopology();
+      const { release } = await import('@xentool/pciback');
+      release(sim, '0000:01:00.0', { rebindTo: '/sys/bus/pci/drivers/e1000e' });
+      fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ format: 'xentool-sim-host/1', sysfs: sim.toJSON() }));
+      const r = await cli(['--sim', '--sim-dir', dir, 'pci-devices'], openPciSource);
+      expect(r.out).toMatch(/^0000:01:00\.0 .* e1000e +no: bound to e1000e +-$/m);
+      // Without a saved host: the seed document's host, where 01:00.0 is hidden.
+      const fresh = await cli(['--sim', 'pci-devices'], openPciSource);
+      expect(fresh.out).toMatch(/^0000:01:00\.0 .* pciback +yes +-$/m);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a corrupt state file is one line with ERR_SIM_STATE', async () => {
+    const dir = tmp();
+    try {
+      fs.writeFileSync(path.join(dir, 'state.json'), '{"sysfs": ');
+      const r = await cli(['--sim', '--sim-dir', dir, 'pci-devices'], openPciSource);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/^\S+state\.json: the simulated host's state is corrupt \(.*\)\n$/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a machine without PCI devices says so on stderr and lists nothing', async () => {
+    const dir = tmp();
+    try {
+      fs.mkdirSync(path.join(dir, 'sys'));
+      const r = await cli(['pci-devices', '--sysfs-root', path.join(dir, 'sys'), '--proc-root', path.join(dir, 'proc')], openPciSource);
+      expect([r.code, r.out, r.err]).toEqual([0, '', 'xentool: no PCI devices (other than bridges; --all lists those)\n']);
+      const j = await cli(['pci-devices', '--json', '--sysfs-root', path.join(dir, 'sys')], openPciSource);
+      expect(j.out).toBe('[]\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
