@@ -4,7 +4,11 @@
  * do. Plain files cannot do this (writing `bind` must move the `driver` link; `new_slot` must
  * register an id that `bind` then honours), and the simulator must refuse what the kernel
  * refuses, with the kernel's errno:
- *   - bind of an already bound device: EBUSY (__driver_probe_device);
+ *   - bind of an already bound device: EBUSY (__driver_probe_device). Kernels before 5.13
+ *     checked `dev->driver == NULL` in bind_store itself and answered ENODEV for this too; the
+ *     driver core then began passing probe errors and EBUSY through to sysfs ("driver core:
+ *     Flow the return code from ->probe() through to sysfs bind"). We model the current
+ *     behaviour, which Debian 12's 6.1 dom0 kernel has;
  *   - bind that the driver does not match, or that pciback's probe rejects: ENODEV;
  *   - unbind from a driver the device is not bound to: ENODEV (unbind_store);
  *   - new_slot/remove_slot/permissive/quirks text that str_to_slot cannot parse: EINVAL;
