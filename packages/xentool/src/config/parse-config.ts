@@ -273,8 +273,12 @@ class Parser {
     this.tok = this.lex.next();
   }
 
+  /** The last token consumed. */
+  private prev: Token | undefined;
+
   private advance(): Token {
     const t = this.tok;
+    this.prev = t;
     this.tok = this.lex.next();
     return t;
   }
@@ -316,7 +320,7 @@ class Parser {
     const op = opTok.type as '=' | '+=';
     if (op === '+=') {
       const prev = this.findLast(name.raw);
-      if (prev) value = this.concat(prev.value, value, name.raw);
+      if (prev) value = this.concat(prev.value, value, name.raw, this.prev!);
     }
     this.settings.push({ name: name.raw, op, value, line: name.line, col: name.col });
   }
@@ -326,12 +330,13 @@ class Parser {
     return undefined;
   }
 
-  private concat(prev: ConfigValue, add: ConfigValue, name: string): ConfigValue {
+  /** `end`: the value's last token; libxlutil reports the mismatch there (at reduction time). */
+  private concat(prev: ConfigValue, add: ConfigValue, name: string, end: Token): ConfigValue {
     if (prev.kind !== add.kind) {
       throw syntaxError(
         this.source,
-        add.line,
-        add.col,
+        end.line,
+        end.col,
         `can't add ${add.kind === 'list' ? '[list]' : '"string"'} to ${prev.kind === 'list' ? '[list]' : '"string"'} with += (\`${name}')`,
       );
     }
