@@ -35,5 +35,13 @@ export function makeProcessContext(inputs: ProcessInputs, prog: string): Command
     color: decideColor(inputs.argv, inputs.env, Boolean(process.stdout.isTTY)),
     verbose: inputs.argv.includes('--verbose'),
     prog,
+    ...(typeof process.getuid === 'function' ? { uid: process.getuid() } : {}),
+    ...testHooks(inputs.env),
   };
+}
+
+function testHooks(env: ProcessInputs['env']): Pick<CommandContext, 'testHooks'> {
+  const failAt = env.XENTOOL_TEST_FAIL_AT_STEP;
+  if (failAt === undefined || !/^[0-9]+$/.test(failAt)) return {};
+  return { testHooks: { failAtStep: Number.parseInt(failAt, 10) } };
 }

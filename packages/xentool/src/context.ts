@@ -16,6 +16,13 @@ export interface CommandContext {
   verbose: boolean;
   /** The program name used in messages: `xentool`, `xm` or `xl`. */
   prog: string;
+  /** The effective uid, for the "needs root" check on a real host (undefined: not known). */
+  uid?: number;
+  /**
+   * Test-only hooks, read from XENTOOL_TEST_* variables by config.ts: make step N of a plan fail
+   * (failure-injection tests). Never set by a user flag.
+   */
+  testHooks?: { failAtStep?: number };
 }
 
 /** Writes a whole string and resolves when it has been handed to the stream. */

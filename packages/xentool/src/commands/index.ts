@@ -8,11 +8,39 @@ import type { CommandSpec } from '../command';
 import { command as configDump } from './config-dump';
 import { command as info } from './info';
 import { command as list } from './list';
+import { command as pciAssignableAdd } from './pci-assignable-add';
+import { command as pciAssignableList } from './pci-assignable-list';
+import { command as pciAssignableRemove } from './pci-assignable-remove';
+import { command as pciAttach } from './pci-attach';
 import { command as pciCheck } from './pci-check';
+import { command as pciDetach } from './pci-detach';
 import { command as pciDevices } from './pci-devices';
 import { command as pciHideLine } from './pci-hide-line';
+import { command as pciList } from './pci-list';
 import { command as pciSpec } from './pci-spec';
+import { command as simCreate } from './sim-create';
+import { command as simDestroy } from './sim-destroy';
+import { command as simGuest } from './sim-guest';
+import { command as simInit } from './sim-init';
 
 export function allCommands(): CommandSpec[] {
-  return [configDump, info, list, pciCheck, pciDevices, pciHideLine, pciSpec];
+  return [
+    configDump,
+    info,
+    list,
+    pciAssignableAdd,
+    pciAssignableList,
+    pciAssignableRemove,
+    pciAttach,
+    pciCheck,
+    pciDetach,
+    pciDevices,
+    pciHideLine,
+    pciList,
+    pciSpec,
+    simCreate,
+    simDestroy,
+    simGuest,
+    simInit,
+  ];
 }

@@ -1,12 +1,13 @@
 /**
  * The PCI backend records in xenstore, byte-compatible with libxl 4.17 so that xl and xentool
- * can share a host (facts: xen-interfaces.md §4, toolstack-behaviour.md §2.6):
+ * can share a host (facts: xen-interfaces.md §4, toolstack-behaviour.md §2.6, and what xl 4.17
+ * wrote on real Xen in test/xen/fixtures/pv-xl — libxl keeps no /libxl/<domid>/device/pci index,
+ * and its path cleanup removes /local/domain/0/backend/pci itself once empty):
  *
  *   /local/domain/0/backend/pci/<domid>/0/   frontend, frontend-id, online=1, state, domain,
  *       num_devs, and per device N: key-N = dev-N = DDDD:BB:DD.F, vdevfn-N (%x, only if nonzero),
  *       name-N (only if named), opts-N, state-N; pciback adds vdev-N, root-N, root_num.
  *   /local/domain/<domid>/device/pci/0/       backend, backend-id=0, state (pcifront owns it).
- *   /libxl/<domid>/device/pci/0/              frontend, backend (libxl's own index).
  *   /libxl/pci/<DDDD-BB-DD-F>/                domid, driver_path, name (shared bookkeeping).
  */
 import type { XsOps } from '../xs/xs';
@@ -27,7 +28,6 @@ export const XenbusState = {
 
 export const backendPath = (domid: number) => `/local/domain/0/backend/pci/${domid}/0`;
 export const frontendPath = (domid: number) => `/local/domain/${domid}/device/pci/0`;
-export const libxlDevicePath = (domid: number) => `/libxl/${domid}/device/pci/0`;
 export const libxlPciPath = (b: Bdf) => `/libxl/pci/${bdfXsKey(b)}`;
 
 /** Parses `dev-N` the way pciback does (`%x:%x:%x.%x`). */
@@ -123,8 +123,6 @@ export async function writeBackendDevice(tx: XsOps, d: NewBackendDevice): Promis
     await tx.write(`${fe}/backend`, be);
     await tx.write(`${fe}/backend-id`, '0');
     await tx.write(`${fe}/state`, String(XenbusState.Initialising));
-    await tx.write(`${libxlDevicePath(d.domid)}/frontend`, fe);
-    await tx.write(`${libxlDevicePath(d.domid)}/backend`, be);
   }
   const i = num;
   const b = bdfText(d.bdf);
@@ -165,7 +163,6 @@ export async function removeBackendDevice(tx: XsOps, domid: number, bdf: Bdf): P
   if (num === 1) {
     await removePathAndEmptyParents(tx, be);
     await removePathAndEmptyParents(tx, frontendPath(domid));
-    await removePathAndEmptyParents(tx, libxlDevicePath(domid));
     return true;
   }
   for (const k of PER_DEVICE) await tx.rm(`${be}/${k}-${idx}`);

@@ -1,0 +1,57 @@
+/**
+ * Probe, then construct: `--sim` (or XENTOOL_HOST=sim) opens the simulated host; otherwise the
+ * real one when /dev/xen/privcmd exists; otherwise one line saying no hypervisor was found.
+ */
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ParsedArgs } from '../command';
+import type { CommandContext } from '../context';
+import { write } from '../context';
+import { XentoolError } from '../errors';
+import type { PciHost } from '../pci/pci-host';
+import type { Host } from './host';
+
+export type AnyHost = Host & PciHost;
+
+const PRIVCMD = '/dev/xen/privcmd';
+
+export function wantsSim(ctx: CommandContext, args: ParsedArgs): boolean {
+  return args.sim === true || ctx.env.XENTOOL_HOST === 'sim';
+}
+
+/** `--sim-dir`, else XENTOOL_SIM_DIR, else `$XDG_STATE_HOME/xentool/sim` (~/.local/state/...). */
+export function simDir(ctx: CommandContext, args: ParsedArgs): string {
+  if (typeof args.simDir === 'string' && args.simDir) return path.resolve(ctx.cwd, args.simDir);
+  if (ctx.env.XENTOOL_SIM_DIR) return path.resolve(ctx.cwd, ctx.env.XENTOOL_SIM_DIR);
+  const state = ctx.env.XDG_STATE_HOME || path.join(ctx.env.HOME || os.homedir(), '.local', 'state');
+  return path.join(state, 'xentool', 'sim');
+}
+
+export async function openHost(ctx: CommandContext, args: ParsedArgs): Promise<AnyHost> {
+  if (wantsSim(ctx, args)) {
+    const { SimHost } = await import('./sim/sim-host');
+    return SimHost.open({
+      dir: simDir(ctx, args),
+      onWait: (pid) => void write(ctx.stderr, `waiting for the simulated host, in use by process ${pid}...\n`),
+    });
+  }
+  if (!existsSync(PRIVCMD)) {
+    throw new XentoolError(
+      'ERR_HOST_UNAVAILABLE',
+      `no Xen hypervisor found (${PRIVCMD} does not exist); --sim runs against the simulated host`,
+    );
+  }
+  const { openXenstore } = await import('@xentool/xenstore');
+  const { openXc } = await import('@xentool/libxc-bindings');
+  const xenstore = await openXenstore({ env: ctx.env });
+  let xc;
+  try {
+    xc = openXc({});
+  } catch (e) {
+    xenstore.close();
+    throw e;
+  }
+  const { RealXenHost } = await import('./real/real-xen-host');
+  return new RealXenHost({ xc, xenstore });
+}

@@ -1,0 +1,293 @@
+/**
+ * The simulated host: an in-memory Xen 4.17 (SimHypervisor), the in-process xenstored
+ * (packages/xenstore), the simulated kernel sysfs (packages/pciback), simulated guests — a PV
+ * guest's pcifront, an HVM guest's QEMU on a real QMP socket — and dom0's pciback driver. State
+ * lives in one directory between CLI invocations; an invocation holds the directory's lock from
+ * open to close, so concurrent invocations take turns.
+ *
+ * It never stands in for a test that says "real": it exists for unit tests, demos and
+ * rehearsals, and it refuses what the real system refuses.
+ */
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { SimSysfs, readInventory, type Dom0Usage, type SimSysfsState } from '@xentool/pciback';
+import { XenstoredServer, type XenstoreSnapshot } from '@xentool/xenstore';
+import { XentoolError } from '../../errors';
+import type { DomainRecord, Host, HostInfo } from '../host';
+import type { PciHost } from '../../pci/pci-host';
+import { QmpClient } from '../../qmp/qmp-client';
+import type { Xs } from '../../xs/xs';
+import { xsFromClient } from '../../xs/xs-client';
+import { SimHypervisor, emptyHypervisorState, type SimHypervisorState } from './sim-hypervisor';
+import { SimPciback, SimPcifront, type GuestPciState } from './sim-pv-drivers';
+import { SimQemu, defaultQemuState, type SimQemuState } from './sim-qemu';
+import { lockDir, readStateFile, writeStateFile, type DirLock } from './state-dir';
+
+/** Per-domain facts the hypervisor keeps that `xl list` shows. */
+export interface SimDomainMeta {
+  domid: number;
+  uuid: string;
+  hvm: boolean;
+  memKiB: number;
+  maxMemKiB: number;
+  vcpus: number;
+  paused: boolean;
+  /** Simulated CPU time, advanced a little each invocation. */
+  cpuTimeNs: string;
+}
+
+export interface SimHostState {
+  format: 'xentool-sim-host/1';
+  hostname: string;
+  totalMemKiB: number;
+  /** Host IOMMU (physinfo directio); false models a host without VT-d/AMD-Vi. */
+  iommu: boolean;
+  nextDomid: number;
+  domains: SimDomainMeta[];
+  hypervisor: SimHypervisorState;
+  xenstore: XenstoreSnapshot;
+  sysfs: SimSysfsState;
+  qemu: Record<string, SimQemuState>;
+  guests: Record<string, GuestPciState>;
+}
+
+export interface OpenSimOptions {
+  dir: string;
+  lockTimeoutMs?: number;
+  onWait?: (holderPid: number) => void;
+}
+
+export class SimHost implements Host, PciHost {
+  readonly kind = 'sim' as const;
+  readonly xs: Xs;
+  readonly hv: SimHypervisor;
+  readonly sysfs: SimSysfs;
+  private readonly pciback: SimPciback;
+  private readonly fronts = new Map<number, SimPcifront>();
+  private readonly qemus = new Map<number, SimQemu>();
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly state: SimHostState,
+    readonly server: XenstoredServer,
+    private readonly lock: DirLock | undefined,
+  ) {
+    this.xs = xsFromClient(server.client({ domid: 0 }));
+    this.hv = new SimHypervisor(state.hypervisor);
+    this.sysfs = SimSysfs.fromJSON(state.sysfs);
+    this.pciback = new SimPciback(this.xs, {
+      ownedByPciback: (bdf) => this.sysfs.device(bdf)?.driver === 'pciback',
+      resetOnRelease: (bdf) => {
+        const d = this.sysfs.device(bdf);
+        if (d && d.supportedResetMethods.length > 0) d.resetCount++;
+      },
+    });
+  }
+
+  /** Opens an existing simulated host (made by `sim-init`). */
+  static async open(opts: OpenSimOptions): Promise<SimHost> {
+    const lock = await lockDir(opts.dir, { timeoutMs: opts.lockTimeoutMs ?? 30_000, ...(opts.onWait ? { onWait: opts.onWait } : {}) });
+    try {
+      const state = await readStateFile<SimHostState>(opts.dir);
+      if (!state) {
+        throw new XentoolError('ERR_SIM_NOT_INITIALISED', `no simulated host in ${opts.dir}; create one with 'xentool --sim sim-init'`);
+      }
+      if (state.format !== 'xentool-sim-host/1') throw new XentoolError('ERR_SIM_STATE', `${opts.dir}: unknown simulated host format`);
+      const host = new SimHost(opts.dir, state, new XenstoredServer({ snapshot: state.xenstore }), lock);
+      await host.start();
+      return host;
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  /** Creates a fresh simulated host in `dir` (replacing any), from a sysfs topology. */
+  static async create(dir: string, sysfs: SimSysfs, opts: { iommu?: boolean; hostname?: string } = {}): Promise<void> {
+    const lock = await lockDir(dir, { timeoutMs: 30_000 });
+    try {
+      await fs.rm(path.join(dir, 'run'), { recursive: true, force: true });
+      const hv = new SimHypervisor(emptyHypervisorState());
+      for (const d of readInventory(sysfs)) hv.addPciDevice(((d.domain << 16) | (d.bus << 8) | (d.dev << 3) | d.fn) >>> 0);
+      const server = new XenstoredServer();
+      const xs = xsFromClient(server.client({ domid: 0 }));
+      // What xenstored and xl leave for dom0 on a real host.
+      await xs.write('/local/domain/0/name', 'Domain-0');
+      await xs.write('/local/domain/0/domid', '0');
+      await xs.mkdir('/local/domain/0/backend');
+      await xs.mkdir('/vm');
+      await xs.mkdir('/libxl');
+      await xs.close();
+      const state: SimHostState = {
+        format: 'xentool-sim-host/1',
+        hostname: opts.hostname ?? 'sim-host',
+        totalMemKiB: 16 * 1024 * 1024,
+        iommu: opts.iommu ?? true,
+        nextDomid: 1,
+        domains: [{ domid: 0, uuid: '00000000-0000-0000-0000-000000000000', hvm: false, memKiB: 2048 * 1024, maxMemKiB: 2048 * 1024, vcpus: 2, paused: false, cpuTimeNs: '0' }],
+        hypervisor: hv.state,
+        xenstore: server.snapshot(),
+        sysfs: sysfs.toJSON(),
+        qemu: {},
+        guests: {},
+      };
+      await server.close();
+      await writeStateFile(dir, state);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private qmpPath(domid: number): string {
+    return path.join(this.dir, 'run', `qmp-libxl-${domid}`);
+  }
+
+  private async start(): Promise<void> {
+    this.pciback.start();
+    await fs.mkdir(path.join(this.dir, 'run'), { recursive: true });
+    for (const d of this.state.domains) if (d.domid !== 0) await this.startGuest(d);
+    await this.settle();
+  }
+
+  /** Brings up the simulated guest side of a domain: pcifront (PV) or QEMU (HVM). */
+  async startGuest(d: SimDomainMeta): Promise<void> {
+    const key = String(d.domid);
+    if (d.hvm) {
+      this.state.qemu[key] ??= defaultQemuState();
+      const q = new SimQemu(d.domid, this.state.qemu[key]!, (hostaddr) => {
+        const dev = this.sysfs.device(hostaddr);
+        return dev ? { vendor: dev.vendorId, device: dev.deviceId, class: dev.classCode >> 8 } : undefined;
+      });
+      await q.listen(this.qmpPath(d.domid));
+      this.qemus.set(d.domid, q);
+    } else {
+      this.state.guests[key] ??= { devices: [], hung: false };
+      const front = new SimPcifront(xsFromClient(this.server.client({ domid: d.domid })), d.domid, this.state.guests[key]!);
+      front.start();
+      this.fronts.set(d.domid, front);
+    }
+  }
+
+  async stopGuest(domid: number): Promise<void> {
+    await this.fronts.get(domid)?.stop();
+    this.fronts.delete(domid);
+    await this.qemus.get(domid)?.close();
+    this.qemus.delete(domid);
+  }
+
+  /** Lets the simulated drivers finish reacting to what has been written so far. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setImmediate(r));
+      await this.pciback.idle();
+      for (const f of this.fronts.values()) await f.idle();
+    }
+  }
+
+  async info(): Promise<HostInfo> {
+    const used = this.state.domains.reduce((a, d) => a + d.memKiB, 0);
+    const pages = (kib: number) => Math.floor(kib / 4);
+    return {
+      hostname: this.state.hostname,
+      release: '6.1.0-sim-amd64',
+      kernelVersion: '#1 SMP PREEMPT_DYNAMIC Debian 6.1.0 (xentool simulated host)',
+      machine: 'x86_64',
+      nrCpus: 4,
+      maxCpuId: 3,
+      nrNodes: 1,
+      coresPerSocket: 4,
+      threadsPerCore: 1,
+      cpuKhz: 2400000,
+      hwCaps: [0x178bfbff, 0xf6d8320b, 0x2c100800, 0x000007ab, 0x00000000, 0x00000000, 0x00000000, 0x00000000],
+      caps: {
+        pv: true,
+        hvm: true,
+        directio: this.state.iommu,
+        hap: true,
+        shadow: true,
+        iommuHapPtShare: false,
+        vmtrace: false,
+        vpmu: false,
+        gnttabV1: true,
+        gnttabV2: true,
+      },
+      totalPages: pages(this.state.totalMemKiB),
+      freePages: pages(this.state.totalMemKiB - used),
+      outstandingPages: 0,
+      sharingFreedPages: 0,
+      sharingUsedFrames: 0,
+      freeCpus: 0,
+      xenMajor: 4,
+      xenMinor: 17,
+      xenExtra: '.7-sim',
+      xenCaps: 'xen-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64',
+      xenScheduler: 'credit2',
+      xenPagesize: 4096,
+      virtStart: 0xffff800000000000n,
+      xenChangeset: '',
+      xenCommandline: 'placeholder dom0_mem=2048M,max:2048M iommu=1',
+      ccCompiler: 'gcc (Debian 12.2.0-14+deb12u1) 12.2.0',
+      ccCompileBy: 'xentool',
+      ccCompileDomain: 'simulated',
+      ccCompileDate: 'Mon Nov 23 00:00:00 UTC 2026',
+      buildId: '',
+    };
+  }
+
+  async domains(): Promise<DomainRecord[]> {
+    const out: DomainRecord[] = [];
+    for (const d of [...this.state.domains].sort((a, b) => a.domid - b.domid)) {
+      out.push({
+        domid: d.domid,
+        name: await this.xs.read(`/local/domain/${d.domid}/name`),
+        uuid: d.uuid,
+        memKiB: d.memKiB,
+        maxMemKiB: d.maxMemKiB,
+        vcpus: d.vcpus,
+        maxVcpus: d.vcpus,
+        cpuTimeNs: BigInt(d.cpuTimeNs),
+        hvm: d.hvm,
+        dying: false,
+        shutdown: false,
+        paused: d.paused,
+        blocked: !d.paused && d.domid !== 0,
+        running: d.domid === 0,
+      });
+    }
+    return out;
+  }
+
+  dom0Usage(): Dom0Usage[] {
+    return this.sysfs.dom0Usage;
+  }
+
+  async iommuEnabled(): Promise<boolean> {
+    return this.state.iommu;
+  }
+
+  qmp(domid: number): Promise<QmpClient> {
+    return QmpClient.connect(this.qmpPath(domid), { timeoutMs: 5000 });
+  }
+
+  /** Saves the whole state and releases the directory. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.settle();
+      for (const f of this.fronts.values()) await f.stop();
+      for (const q of this.qemus.values()) await q.close();
+      await this.pciback.stop();
+      await this.xs.close();
+      for (const d of this.state.domains) if (d.domid !== 0) d.cpuTimeNs = (BigInt(d.cpuTimeNs) + 100_000_000n).toString();
+      this.state.xenstore = this.server.snapshot();
+      this.state.sysfs = this.sysfs.toJSON();
+      this.state.hypervisor = this.hv.state;
+      await this.server.close();
+      await writeStateFile(this.dir, this.state);
+    } finally {
+      await this.lock?.release();
+    }
+  }
+}
