@@ -11,7 +11,10 @@ export class PciIds {
   private readonly vendors = new Map<number, string>();
   private readonly devices = new Map<number, string>();
   private readonly subsystems = new Map<string, string>();
+  /** Subclass (`0xCCSS00`) and prog-if (`0x1CCSSPP`) names. */
   private readonly classes = new Map<number, string>();
+  /** Base class names, apart: `C 02` and its subclass `00` would otherwise share key 0x020000. */
+  private readonly baseClasses = new Map<number, string>();
 
   static parse(text: string): PciIds {
     const ids = new PciIds();
@@ -27,7 +30,7 @@ export class PciIds {
         const m = /^C ([0-9a-f]{2})\s+(.*)$/.exec(line);
         if (m) {
           cls = parseInt(m[1]!, 16);
-          ids.classes.set(cls << 16, m[2]!);
+          ids.baseClasses.set(cls, m[2]!);
         }
         continue;
       }
@@ -96,12 +99,12 @@ export class PciIds {
   /** The most specific class name: prog-if, else subclass, else base class (as lspci prints). */
   className(classCode: number): string | undefined {
     return (
-      this.classes.get(classCode | 0x1000000) ?? this.classes.get(classCode & 0xffff00) ?? this.classes.get(classCode & 0xff0000)
+      this.classes.get(classCode | 0x1000000) ?? this.classes.get(classCode & 0xffff00) ?? this.baseClasses.get(classCode >> 16)
     );
   }
 
   /** The subclass-level name, as in lspci's first column (`Ethernet controller`). */
   subclassName(classCode: number): string | undefined {
-    return this.classes.get(classCode & 0xffff00) ?? this.classes.get(classCode & 0xff0000);
+    return this.classes.get(classCode & 0xffff00) ?? this.baseClasses.get(classCode >> 16);
   }
 }

@@ -207,3 +207,16 @@ describe('parseSlotSpec', () => {
   ])('%s', (text, want) => expect(parseSlotSpec(text)).toEqual(want));
   it.each(['', '01:00', '01:*.3', 'x:00.0'])('rejects %j', (text) => expect(parseSlotSpec(text)).toBeUndefined());
 });
+
+describe('TopologyBuilder refusals', () => {
+  const ep = { vendorId: 0x8086, deviceId: 0x10d3, classCode: 0x020000 };
+  it.each([
+    ['a duplicate BDF', () => new TopologyBuilder().pcieEndpoint('00:03.0', ep).pcieEndpoint('0000:00:03.0', ep)],
+    ['a missing parent', () => new TopologyBuilder().pcieEndpoint('01:00.0', { ...ep, parent: '00:1c.0' }).build()],
+    ['a device on the wrong bus behind its bridge', () =>
+      new TopologyBuilder().pciePort('00:1c.0', { vendorId: 0x8086, deviceId: 0x2940, secondaryBus: 1 }).pcieEndpoint('02:00.0', { ...ep, parent: '00:1c.0' }).build()],
+    ['a hidden device that does not exist', () => new TopologyBuilder().hide('05:00.0').build()],
+  ])('%s is ERR_TOPOLOGY', (_what, fn) => {
+    expect(fn).toThrow(expect.objectContaining({ code: 'ERR_TOPOLOGY' }));
+  });
+});
