@@ -24,7 +24,7 @@ export class ConfigError extends XentoolError {
     detail: string,
     token?: string,
   ) {
-    super(code, `${source}:${line}:${col}: ${detail}`, 1);
+    super(code, oneLine(`${source}:${line}:${col}: ${detail}`), 1);
     this.name = 'ConfigError';
     this.source = source;
     this.line = line;
@@ -32,6 +32,14 @@ export class ConfigError extends XentoolError {
     this.detail = detail;
     this.token = token;
   }
+}
+
+/** Messages quote the user's text; control characters are shown escaped to keep them one line. */
+export function oneLine(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }
 
 export function syntaxError(source: string, line: number, col: number, detail: string, token?: string): ConfigError {

@@ -9,6 +9,7 @@
  * word, or a bare VALUE.
  */
 import { ErrorCodes, XentoolError } from '../errors';
+import { q } from './quote';
 import { formatBdf } from './pci-spec';
 
 export interface HideEntry {
@@ -31,7 +32,7 @@ export interface ParsedHideLine {
 const PARAM_RE = /(?:^|\s)((?:xen-)?pciback\.hide)=("[^"]*"|\S*)/g;
 
 function hideError(at: string, reason: string): XentoolError {
-  return new XentoolError(ErrorCodes.ERR_BDF, `Error parsing pci_devs_to_hide at "${at}": ${reason}`, 2);
+  return new XentoolError(ErrorCodes.ERR_BDF, `Error parsing pci_devs_to_hide at ${q(at)}: ${reason}`, 2);
 }
 
 /** The kernel's `%x`: white space, an optional 0x, hex digits (no sign for an unsigned). */

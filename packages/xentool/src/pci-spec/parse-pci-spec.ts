@@ -8,6 +8,7 @@
  * the caller to print. Deliberate divergences are in docs/compat.md.
  */
 import { ErrorCodes, XentoolError } from '../errors';
+import { q } from './quote';
 import { atoiC, isXDigit, scanHex } from './c-scan';
 import { emptyPciSpec, PCI_FUNC_ALL } from './pci-spec';
 import type { PciSpec, RdmPolicy } from './pci-spec';
@@ -81,7 +82,7 @@ function scanVslot(s: string, at: number): { vdevfn: number; end: number } | str
 }
 
 function specError(s: string, reason: string): XentoolError {
-  return new XentoolError(ErrorCodes.ERR_PCI_SPEC, `malformed PCI_SPEC_STRING "${s}": ${reason}`, 2);
+  return new XentoolError(ErrorCodes.ERR_PCI_SPEC, `malformed PCI_SPEC_STRING ${q(s)}: ${reason}`, 2);
 }
 
 function rejectNul(s: string, err: (reason: string) => XentoolError): void {
@@ -94,7 +95,7 @@ function rejectNul(s: string, err: (reason: string) => XentoolError): void {
  * ignored (so `03:00.*` means function 0 only, as in xl). Exit code 2 on failure, as xl.
  */
 export function parseBdf(s: string): BdfFields & { warnings: string[] } {
-  const err = (reason: string) => new XentoolError(ErrorCodes.ERR_BDF, `malformed BDF "${s}": ${reason}`, 2);
+  const err = (reason: string) => new XentoolError(ErrorCodes.ERR_BDF, `malformed BDF ${q(s)}: ${reason}`, 2);
   rejectNul(s, err);
   const r = scanBdf(s);
   if (!r.ok) throw err(r.reason);
@@ -102,9 +103,9 @@ export function parseBdf(s: string): BdfFields & { warnings: string[] } {
   if (r.bdf.vfunc_mask === PCI_FUNC_ALL) {
     // libxlutil records the mask, but its callers (pci-assignable-add/-remove) only use the
     // BDF, so `03:00.*` acts on function 0 alone [verified with the probe].
-    warnings.push(`"${s}": xl takes '*' here as function 0 only`);
+    warnings.push(`${q(s)}: xl takes '*' here as function 0 only`);
   }
-  if (r.end < s.length) warnings.push(`"${s}": trailing "${s.slice(r.end)}" ignored (as xl does)`);
+  if (r.end < s.length) warnings.push(`${q(s)}: trailing ${q(s.slice(r.end))} ignored (as xl does)`);
   return { ...r.bdf, warnings };
 }
 
@@ -126,7 +127,7 @@ export function parsePciSpec(s: string, base: Partial<PciSpec> = {}): ParsedPciS
   let ptr = 0;
 
   const setVslot = (vdevfn: number, how: string) => {
-    if (vslotSeen && vdevfn !== pci.vdevfn) warnings.push(`"${s}": virtual slot given twice; xl uses the last (${how})`);
+    if (vslotSeen && vdevfn !== pci.vdevfn) warnings.push(`${q(s)}: virtual slot given twice; xl uses the last (${how})`);
     vslotSeen = true;
     pci.vdevfn = vdevfn;
   };
@@ -143,7 +144,7 @@ export function parsePciSpec(s: string, base: Partial<PciSpec> = {}): ParsedPciS
       ptr = v.end;
     }
     if (s[ptr] === ',') ptr++;
-    else if (ptr < s.length) throw specError(s, `unexpected "${s.slice(ptr)}" after the BDF`);
+    else if (ptr < s.length) throw specError(s, `unexpected ${q(s.slice(ptr))} after the BDF`);
   } else if (pos.undefinedInLibxl) {
     throw specError(s, pos.reason);
   }
@@ -151,7 +152,7 @@ export function parsePciSpec(s: string, base: Partial<PciSpec> = {}): ParsedPciS
   while (ptr < s.length) {
     const eq = s.indexOf('=', ptr);
     if (eq < 0) {
-      throw specError(s, pos.ok ? `option "${s.slice(ptr)}" has no "=value"` : `not a BDF (${pos.reason}) nor KEY=VALUE`);
+      throw specError(s, pos.ok ? `option ${q(s.slice(ptr))} has no "=value"` : `not a BDF (${pos.reason}) nor KEY=VALUE`);
     }
     const key = s.slice(ptr, eq);
     let end = s.indexOf(',', eq + 1);
@@ -161,32 +162,32 @@ export function parsePciSpec(s: string, base: Partial<PciSpec> = {}): ParsedPciS
 
     if (key === 'bdf') {
       const b = scanBdf(val);
-      if (!b.ok) throw specError(s, `bdf=${val}: ${b.reason}`);
+      if (!b.ok) throw specError(s, `bdf=${q(val)}: ${b.reason}`);
       Object.assign(pci, b.bdf);
       bdfPresent = true;
-      if (b.end < val.length) warnings.push(`"${s}": trailing "${val.slice(b.end)}" after bdf= ignored (as xl does)`);
+      if (b.end < val.length) warnings.push(`${q(s)}: trailing ${q(val.slice(b.end))} after bdf= ignored (as xl does)`);
     } else if (key === 'vslot') {
       const v = scanVslot(val, 0);
-      if (typeof v === 'string') throw specError(s, `vslot=${val}: ${v}`);
+      if (typeof v === 'string') throw specError(s, `vslot=${q(val)}: ${v}`);
       setVslot(v.vdevfn, `vslot=${val}`);
-      if (v.end < val.length) warnings.push(`"${s}": trailing "${val.slice(v.end)}" after vslot= ignored (as xl does)`);
+      if (v.end < val.length) warnings.push(`${q(s)}: trailing ${q(val.slice(v.end))} after vslot= ignored (as xl does)`);
     } else if ((BOOL_KEYS as readonly string[]).includes(key)) {
       // xl reads these with atoi() into a bool: "yes" is 0, "2" is 1, "4294967296" is 0.
       const n = atoiC(val);
       const b = n !== 0;
       pci[key as (typeof BOOL_KEYS)[number]] = b;
-      if (val !== '0' && val !== '1') warnings.push(`"${s}": ${key}=${val} is read as ${b ? 1 : 0} (xl uses atoi); write 0 or 1`);
+      if (val !== '0' && val !== '1') warnings.push(`${q(s)}: ${key}=${val} is read as ${b ? 1 : 0} (xl uses atoi); write 0 or 1`);
     } else if (key === 'rdm_policy') {
       // libxl_rdm_reserve_policy_from_string: strcasecmp over the enum's names.
       const p = RDM[asciiLower(val)];
-      if (!p) throw specError(s, `unknown RDM policy "${val}" (strict or relaxed)`);
+      if (!p) throw specError(s, `unknown RDM policy ${q(val)} (strict or relaxed)`);
       pci.rdm_policy = p;
-      if (p === 'invalid') warnings.push(`"${s}": rdm_policy=${val} is libxl's "unset" value, accepted by xl`);
+      if (p === 'invalid') warnings.push(`${q(s)}: rdm_policy=${val} is libxl's "unset" value, accepted by xl`);
     } else if (key === 'name') {
       namePresent = true;
       pci.name = val;
     } else {
-      throw specError(s, `unknown option "${key}"`);
+      throw specError(s, `unknown option ${q(key)}`);
     }
   }
 

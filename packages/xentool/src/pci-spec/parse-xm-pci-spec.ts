@@ -13,6 +13,7 @@
  * a one-line error instead.
  */
 import { ErrorCodes, XentoolError } from '../errors';
+import { q } from './quote';
 import { emptyPciSpec, PCI_FUNC_ALL } from './pci-spec';
 import type { PciSpec } from './pci-spec';
 
@@ -51,7 +52,7 @@ const XM_RE =
 type FuncMap = { p: number; v: number; auto: boolean };
 
 function xmError(s: string, reason: string): XentoolError {
-  return new XentoolError(ErrorCodes.ERR_PCI_SPEC, `Failed to parse pci device: ${s}: ${reason}`, 2);
+  return new XentoolError(ErrorCodes.ERR_PCI_SPEC, `Failed to parse pci device: ${q(s)}: ${reason}`, 2);
 }
 
 export function parseXmPciSpec(s: string, opts: XmParseOptions = {}): ParsedXmPciSpec {
@@ -68,10 +69,10 @@ export function parseXmPciSpec(s: string, opts: XmParseOptions = {}): ParsedXmPc
   if (m[6] !== undefined) {
     for (const o of m[6].split(',').filter((x) => x !== '')) {
       const kv = o.split('=');
-      if (kv.length !== 2) throw xmError(s, `option "${o}" is not OPT=VAL`);
+      if (kv.length !== 2) throw xmError(s, `option ${q(o)} is not OPT=VAL`);
       const [k, v] = kv;
       if (!['msitranslate', 'power_mgmt'].includes(k) || !['0', '1', 'yes', 'no'].includes(v.toLowerCase())) {
-        throw xmError(s, `Invalid pci option ${k}=${v}`);
+        throw xmError(s, `Invalid pci option ${q(k + '=' + v)}`);
       }
       pairs.push([k, v]);
     }
@@ -79,7 +80,7 @@ export function parseXmPciSpec(s: string, opts: XmParseOptions = {}): ParsedXmPc
 
   const parseFunc = (f: string): FuncMap => {
     const parts = f.split('=');
-    if (parts.length > 2 || parts.some((x) => !/^[0-7]$/.test(x))) throw xmError(s, `Invalid function: ${f}`);
+    if (parts.length > 2 || parts.some((x) => !/^[0-7]$/.test(x))) throw xmError(s, `Invalid function: ${q(f)}`);
     const p = parseInt(parts[0], 16);
     return parts.length === 1 ? { p, v: p, auto: true } : { p, v: parseInt(parts[1], 16), auto: false };
   };
@@ -108,11 +109,11 @@ export function parseXmPciSpec(s: string, opts: XmParseOptions = {}): ParsedXmPc
       // pci_pfunc_vfunc_range: both ranges must have the same length; all manual.
       const phys = range(ends[0].p, ends[1].p);
       const virt = range(ends[0].v, ends[1].v);
-      if (phys.length !== virt.length) throw xmError(s, `Invalid range in: ${item}`);
+      if (phys.length !== virt.length) throw xmError(s, `Invalid range in: ${q(item)}`);
       list.push(...phys.map((p, i) => ({ p, v: virt[i], auto: false })));
     } else {
       // xm returns nothing for `a-b-c` (pci_func_list_map_fn's fall-through).
-      warnings.push(`"${s}": function list "${item}" names no function in xm; ignored`);
+      warnings.push(`${q(s)}: function list ${q(item)} names no function in xm; ignored`);
     }
   }
 
@@ -149,6 +150,6 @@ export function parseXmPciSpec(s: string, opts: XmParseOptions = {}): ParsedXmPc
       vslot,
     }),
   );
-  if (wildcard) warnings.push(`"${s}": '*' means every function present in sysfs; not expanded here`);
+  if (wildcard) warnings.push(`${q(s)}: '*' means every function present in sysfs; not expanded here`);
   return { key: s.split(',')[0], devices, opts: pairs, warnings };
 }
