@@ -96,4 +96,17 @@ describe('assessAssignability on built topologies', () => {
     expect(codes(a.reasons)).toEqual(['warning:IOMMU_GROUP', 'warning:NO_ACS']);
     expect(a.reasons.find((r) => r.code === 'NO_ACS')!.related).toEqual(['0000:02:08.0']);
   });
+
+  it('groups every function of a slot when any one of them lacks FLR, from either side', () => {
+    const sim = new TopologyBuilder()
+      .pciePort('00:01.0', { vendorId: 0x8086, deviceId: 0x1901, secondaryBus: 1 })
+      .pcieEndpoint('01:00.0', { parent: '00:01.0', vendorId: 0x10de, deviceId: 0x1b80, classCode: 0x030000, flr: true, driver: 'pciback' })
+      .pcieEndpoint('01:00.1', { parent: '00:01.0', vendorId: 0x10de, deviceId: 0x10f0, classCode: 0x040300, flr: false, driver: 'snd_hda_intel' })
+      .hide('01:00.0')
+      .build();
+    const inv = readInventory(sim);
+    expect(coAssignmentGroup(inv, '01:00.0')).toEqual({ group: ['0000:01:00.0', '0000:01:00.1'], rule: 'multifunction-without-flr' });
+    expect(coAssignmentGroup(inv, '01:00.1').group).toEqual(['0000:01:00.0', '0000:01:00.1']);
+    expect(codes(assessAssignability(inv, '01:00.0', { pcibackLoaded: true }).reasons)).toEqual(['error:COASSIGN_NOT_PCIBACK', 'warning:COASSIGN_GROUP']);
+  });
 });

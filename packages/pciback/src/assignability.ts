@@ -74,10 +74,11 @@ const CONVENTIONAL_BRIDGES = new Set(['pcie-to-pci-bridge', 'pci-bridge']);
  *   of them with the bridge's requester id, so every non-bridge device below the uppermost
  *   conventional bridge goes to the same guest (seed, VT-d spec). xend exempted devices with
  *   AF-FLR; that exemption is about reset, not DMA isolation, so we do not copy it.
- * - A multi-function device without FLR: resetting one function means resetting the slot, so
- *   all functions move together (xend `find_all_the_multi_functions`).
+ * - A multi-function device where any function lacks FLR: resetting that function means
+ *   resetting the slot, so all functions move together (xend `find_all_the_multi_functions`).
  */
-export function coAssignmentGroup(inv: readonly PciDevice[], bdf: string): { group: string[]; rule?: Assessment['groupRule'] } {
+export function coAssignmentGroup(inv: readonly PciDevice[], bdfText: string): { group: string[]; rule?: Assessment['groupRule'] } {
+  const bdf = canonicalBdf(bdfText);
   const byBdf = new Map(inv.map((d) => [d.bdf, d]));
   const d = byBdf.get(bdf);
   if (!d || d.isBridge) return { group: [bdf] };
@@ -97,7 +98,10 @@ export function coAssignmentGroup(inv: readonly PciDevice[], bdf: string): { gro
       if (members.size > 1) rule = 'behind-pci-bridge';
     }
   }
-  if (d.siblings.length > 0 && !d.flr) {
+  // Symmetric on purpose: the function without FLR is reset through the bus, which resets its
+  // FLR-capable siblings too, so they belong to its group as much as it belongs to theirs.
+  const slotLacksFlr = !d.flr || d.siblings.some((s) => byBdf.get(s)?.flr === false);
+  if (d.siblings.length > 0 && slotLacksFlr) {
     const before = members.size;
     for (const s of d.siblings) if (!byBdf.get(s)?.isBridge) members.add(s);
     if (members.size > before && rule === undefined) rule = 'multifunction-without-flr';
