@@ -3,19 +3,11 @@ import type { CommandContext } from '../context';
 import { write } from '../context';
 import type { Host } from '../host/host';
 
-/** The lead's host factory (host/open-host.ts): probes, then builds the real or simulated host. */
+/** host/open-host.ts's signature: probes, then builds the real or simulated host. */
 export type OpenHostFn = (ctx: CommandContext, args: ParsedArgs) => Promise<Host>;
 
-/**
- * Loads host/open-host lazily. The specifier is deliberately not a literal: that module lands
- * separately (the host factory), and a literal would make this package fail to type-check until
- * then. Once it exists, a plain `await import('../host/open-host')` is equivalent.
- */
-const loadOpenHost: OpenHostFn = async (ctx, args) => {
-  const specifier: string = '../host/open-host';
-  const mod = (await import(specifier)) as { openHost: OpenHostFn };
-  return mod.openHost(ctx, args);
-};
+/** The host factory, imported only when the command runs (keeps --help from loading hosts). */
+const loadOpenHost: OpenHostFn = async (ctx, args) => (await import('../host/open-host')).openHost(ctx, args);
 
 /** `xentool info [name]`: `xl info` text; with a name, only the values of matching lines. */
 export async function runInfo(host: Host, args: ParsedArgs, ctx: CommandContext): Promise<number> {

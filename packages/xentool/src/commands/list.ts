@@ -4,19 +4,11 @@ import { write } from '../context';
 import { ErrorCodes, XentoolError } from '../errors';
 import type { DomainRecord, Host } from '../host/host';
 
-/** The lead's host factory (host/open-host.ts): probes, then builds the real or simulated host. */
+/** host/open-host.ts's signature: probes, then builds the real or simulated host. */
 export type OpenHostFn = (ctx: CommandContext, args: ParsedArgs) => Promise<Host>;
 
-/**
- * Loads host/open-host lazily. The specifier is deliberately not a literal: that module lands
- * separately (the host factory), and a literal would make this package fail to type-check until
- * then. Once it exists, a plain `await import('../host/open-host')` is equivalent.
- */
-const loadOpenHost: OpenHostFn = async (ctx, args) => {
-  const specifier: string = '../host/open-host';
-  const mod = (await import(specifier)) as { openHost: OpenHostFn };
-  return mod.openHost(ctx, args);
-};
+/** The host factory, imported only when the command runs (keeps --help from loading hosts). */
+const loadOpenHost: OpenHostFn = async (ctx, args) => (await import('../host/open-host')).openHost(ctx, args);
 
 /**
  * Picks the domain `xl list <domain>` means. As xl's find_domain: an all-digit argument is a
