@@ -312,7 +312,7 @@ export function seedTopology(opts: { hidden?: boolean } = {}): SimSysfs {
       classCode: 0x010601,
       revision: 0x02,
       bars: [{ kind: 'io', size: 8 }, { kind: 'io', size: 4 }, { kind: 'io', size: 8 }, { kind: 'io', size: 4 }, { kind: 'io', size: 0x20 }, { kind: 'mem', size: 0x800 }],
-      caps: [{ id: 'msi' }, { id: 'pm' }, { id: 'af', flr: false }],
+      caps: [{ id: 'msi' }, { id: 'pm' }, { id: 'af', flr: true }],
       driver: 'ahci',
     })
     .device('00:1f.3', {
@@ -340,6 +340,8 @@ export function seedTopology(opts: { hidden?: boolean } = {}): SimSysfs {
       classCode: 0x010601,
       revision: 0x03,
       bars: [{ kind: 'mem', size: 0x2000 }],
+      // NoSoftReset makes the PM reset useless and the slot is shared, so the kernel finds no
+      // reset method at all: the preset's example of a device that cannot be reset.
       pmNoSoftReset: true,
       driver: 'ahci',
     })
