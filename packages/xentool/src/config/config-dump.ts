@@ -10,6 +10,7 @@
  */
 import type { CommandContext } from '../context';
 import { write } from '../context';
+import { oneLine } from './config-error';
 import { domainConfigFromFile } from './domain-config';
 import { formatConfigText } from './format-config';
 import { readConfigFile } from './read-config-file';
@@ -27,7 +28,7 @@ export async function runConfigDump(a: ConfigDumpArgs, ctx: CommandContext): Pro
   const cfg = await readConfigFile(resolve(ctx.cwd, a.file), a.overrides, a.file);
   if (a.typed) {
     const { warnings, ...model } = domainConfigFromFile(cfg);
-    for (const w of warnings) await write(ctx.stderr, `warning: ${w}\n`);
+    for (const w of warnings) await write(ctx.stderr, `warning: ${oneLine(w)}\n`);
     await write(ctx.stdout, JSON.stringify(model, null, 2) + '\n');
     return 0;
   }

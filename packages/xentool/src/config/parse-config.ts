@@ -92,7 +92,8 @@ interface Token {
   col: number;
 }
 
-const PYTHON_CHARS = '+-.():';
+// libxlutil's `likely_python` bytes, plus the other Python operators and braces.
+const PYTHON_CHARS = '+-.():*/%{}';
 const PYTHON_WORDS = /^(import|from|if|elif|else|for|while|def|class|return|try|except|with|lambda|print|del|global|exec|assert|pass)$/;
 
 const IDENT_RE = /[a-z][._0-9a-z]*/y;
@@ -137,6 +138,12 @@ class Lexer {
     private readonly s: string,
     private readonly source: string,
   ) {}
+
+  /** The bytes after the last token up to the end of its line. */
+  restOfLine(): string {
+    const nl = this.s.indexOf('\n', this.pos);
+    return this.s.slice(this.pos, nl < 0 ? this.s.length : nl);
+  }
 
   private col(at: number): number {
     return at - this.lineStart + 1;
@@ -285,6 +292,11 @@ class Parser {
 
   private unexpected(expected: string): never {
     const t = this.tok;
+    // `kernel = os.path.join(...)`: a name followed by '(' is a call. libxlutil reaches the
+    // '(' while recovering and flags likely_python; we stop at the name, so look ahead.
+    if (t.type === 'IDENT' && /^[ \t]*\(/.test(this.lex.restOfLine())) {
+      throw pythonError(this.source, t.line, t.col, `function call \`${latin1ToUtf8(t.raw)}(...)'`, tokenText(t));
+    }
     throw syntaxError(this.source, t.line, t.col, `syntax error: unexpected ${describe(t)}, expecting ${expected}`, tokenText(t));
   }
 

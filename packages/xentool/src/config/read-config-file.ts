@@ -18,7 +18,7 @@ export function withOverrides(file: Uint8Array, overrides: readonly string[]): {
   for (const b of fileBuf) if (b === 0x0a) fileLines++;
   if (overrides.length === 0) return { bytes: fileBuf, fileLines };
   for (const o of overrides) {
-    if (!o.includes('=')) throw new UsageError(`override "${o}" is not KEY=VALUE`);
+    if (!o.includes('=')) throw new UsageError(`override ${JSON.stringify(o)} is not KEY=VALUE`);
   }
   // xl: extra_config = "K=V\n" per argument, then sprintf("\n%s\n", extra_config).
   const extra = overrides.map((o) => `${o}\n`).join('');
@@ -44,7 +44,7 @@ export async function readConfigFile(path: string, overrides: readonly string[] 
       const idx = e.line - fileLines - 1;
       const which = overrides[idx];
       if (which !== undefined) {
-        throw new ConfigError(e.code, `${source} (override "${which}")`, 1, e.col, e.detail, e.token);
+        throw new ConfigError(e.code, `${source} (override ${JSON.stringify(which)})`, 1, e.col, e.detail, e.token);
       }
     }
     throw e;
