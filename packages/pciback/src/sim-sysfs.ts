@@ -431,7 +431,7 @@ export class SimSysfs implements SysfsFs {
       if (rest.length === 1) return rec[rest[0]!];
       return undefined;
     };
-    const [a, b, c, d, e, f] = segs;
+    const [a, b, c, d, e] = segs;
     if (segs.length === 0) return dir(['bus', 'devices', 'kernel']);
     if (a === 'bus') {
       if (segs.length === 1) return dir(['pci']);
@@ -473,7 +473,6 @@ export class SimSysfs implements SysfsFs {
       if (segs.length === 4) return dir(members);
       if (segs.length === 5 && members.includes(e!))
         return { kind: 'link', target: `../../../../${this.devDirSegments(e!).join('/')}` };
-      void f;
       return undefined;
     }
     if (a === 'devices') {

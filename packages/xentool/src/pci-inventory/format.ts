@@ -3,7 +3,10 @@
  * field by field: they are a contract for scripts, so internal fields never leak into them and
  * 64-bit addresses are hex strings (JSON numbers lose precision above 2^53).
  */
+import { displayName } from '@xentool/pciback';
 import type { Assessment, PciDevice, Reason } from '@xentool/pciback';
+
+export { displayName };
 
 const h = (n: number, w: number) => n.toString(16).padStart(w, '0');
 const hx = (n: bigint) => '0x' + n.toString(16);
@@ -13,11 +16,6 @@ export interface DeviceRow {
   assessment: Assessment;
 }
 
-export function displayName(d: PciDevice): string {
-  const v = d.vendorName ?? `Vendor ${h(d.vendorId, 4)}`;
-  const n = d.deviceName ?? `Device ${h(d.deviceId, 4)}`;
-  return `${v} ${n}`;
-}
 
 /** One short phrase for the table: why not, or `yes`. */
 export function verdict(row: DeviceRow): string {
