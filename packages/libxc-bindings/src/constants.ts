@@ -89,8 +89,9 @@ export const XENVER = {
   build_id: 10,
 } as const;
 
-/** XEN_SCHEDULER_* ids (xen/domctl.h) with libxl's names for them. */
+/** XEN_SCHEDULER_* ids (xen/domctl.h) with libxl's names for them (libxl_types.idl libxl_scheduler). */
 export const SCHEDULERS: Record<number, string> = {
+  0: 'unknown',
   4: 'sedf',
   5: 'credit',
   6: 'credit2',
