@@ -7,7 +7,9 @@ import { parseConfigBytes } from '../../packages/xentool/src/config/parse-config
 import { ConfigError } from '../../packages/xentool/src/config/config-error';
 import { XentoolError } from '../../packages/xentool/src/errors';
 import { parseBdf, parsePciSpec, scanBdf } from '../../packages/xentool/src/pci-spec/parse-pci-spec';
-import type { CfgOut, OracleValue, SpecOut } from './oracle';
+import { domainConfigFromFile } from '../../packages/xentool/src/config/domain-config';
+import { parseConfig } from '../../packages/xentool/src/config/parse-config';
+import type { CfgOut, OracleValue, SpecOut, XlPciOut } from './oracle';
 import { asBytes } from './oracle';
 
 function bytesOf(v: unknown): unknown {
@@ -84,4 +86,31 @@ export function compareSpec(spec: string, want: SpecOut, mode: 'spec' | 'bdf'): 
   const mine = bytesOf(JSON.stringify(fields, Object.keys(theirs))) as string;
   const exp = JSON.stringify(theirs, Object.keys(theirs));
   return mine === exp ? undefined : `fields: ours ${mine} libxlutil ${exp}`;
+}
+
+/** The typed model's `pci` against xl_parse.c's loop (probe mode xlpci). */
+export function compareXlPci(text: string, want: XlPciOut): string | undefined {
+  if (want.rc !== 0) return `libxlutil rejects the config: ${want.report}`;
+  const failing = want.pci.findIndex((p) => p.rc !== 0);
+  let model;
+  try {
+    model = domainConfigFromFile(parseConfig(text, 'SRC'));
+  } catch (e) {
+    if (!(e instanceof XentoolError)) return `threw a non-XentoolError: ${String(e)}`;
+    if (failing < 0) return `we reject (${e.message}), xl accepts`;
+    if (!e.message.includes(`pci[${failing}]:`)) return `we blame another entry than pci[${failing}]: ${e.message}`;
+    return undefined;
+  }
+  if (failing >= 0) {
+    const spec = model.pci[failing]?.spec ?? '';
+    return undefinedInLibxl(spec) ? undefined : `we accept, xl fails on pci[${failing}]`;
+  }
+  if (model.pci.length !== want.pci.length) return `${model.pci.length} devices, xl ${want.pci.length}`;
+  for (let i = 0; i < want.pci.length; i++) {
+    const theirs = want.pci[i].pci;
+    const mine = bytesOf(JSON.stringify(model.pci[i], Object.keys(theirs))) as string;
+    const exp = JSON.stringify(theirs, Object.keys(theirs));
+    if (mine !== exp) return `pci[${i}]: ours ${mine} xl ${exp}`;
+  }
+  return undefined;
 }

@@ -11,8 +11,8 @@ import fc from 'fast-check';
 import { parseConfig } from '../../packages/xentool/src/config/parse-config';
 import { formatConfigText } from '../../packages/xentool/src/config/format-config';
 import { Oracle, oracleUnavailable } from './oracle';
-import { compareConfig, compareSpec } from './compare';
-import { fragmentConfig, fragmentSpec, mutated, structuredConfig, structuredSpec } from './generators';
+import { compareConfig, compareSpec, compareXlPci } from './compare';
+import { fragmentConfig, fragmentSpec, mutated, pciConfig, structuredConfig, structuredSpec } from './generators';
 
 const corpusDir = join(__dirname, 'corpus');
 const cfgFiles = readdirSync(join(corpusDir, 'configs'))
@@ -129,6 +129,20 @@ maybe('differential: libxlutil 4.17 as the oracle', () => {
     const bad = inputs.flatMap((s, i) => {
       const d = compareSpec(s, outs[i], 'bdf');
       return d ? [`${JSON.stringify(s)}: ${d}`] : [];
+    });
+    expect(bad).toEqual([]);
+  });
+
+  it("the typed model's pci devices equal xl_parse.c's, global pci_* and rdm= defaults included", () => {
+    const inputs = [
+      ...fc.sample(pciConfig, { numRuns: 1500, seed: 5 }),
+      'name = "vm"\npci_permissive = 1\nrdm = "strategy=host,policy=relaxed"\npci = [ "03:00.0", "04:00.0,permissive=0,rdm_policy=strict" ]\n',
+    ];
+    const outs = oracle.xlpci(inputs);
+    expect(outs.filter((o) => o.pci.length > 0 && o.pci.every((p) => p.rc === 0)).length).toBeGreaterThan(300);
+    const bad = inputs.flatMap((t, i) => {
+      const d = compareXlPci(t, outs[i]);
+      return d ? [`${JSON.stringify(t)}: ${d}`] : [];
     });
     expect(bad).toEqual([]);
   });

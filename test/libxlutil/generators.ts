@@ -98,3 +98,44 @@ export const structuredSpec = fc
     for (const [k, val] of kvs) out += `,${k}=${val}`;
     return out + (trailing ? ',' : '');
   });
+
+/** PCI_SPEC_STRINGs within libxlutil's ranges (most are accepted). */
+export const validSpec = fc
+  .tuple(
+    fc.option(hex(0xffff), { nil: undefined }),
+    hex(0xff),
+    hex(0x1f),
+    fc.oneof(hex(7), fc.constant('*')),
+    fc.option(hex(0x1f), { nil: undefined }),
+    fc.array(
+      fc.tuple(
+        fc.constantFrom('permissive', 'msitranslate', 'seize', 'power_mgmt', 'rdm_policy'),
+        fc.constantFrom('0', '1', 'yes', 'strict', 'relaxed'),
+      ),
+      { maxLength: 3 },
+    ),
+  )
+  .map(([d, b, s, f, v, kvs]) => `${d !== undefined ? d + ':' : ''}${b}:${s}.${f}${v !== undefined ? '@' + v : ''}${kvs.map(([k, x]) => `,${k}=${x}`).join('')}`);
+
+/** Configs exercising xl's reading of pci=: global defaults, rdm=, and a list of specs. */
+export const pciConfig = fc
+  .tuple(
+    fc.array(
+      fc.tuple(
+        fc.constantFrom('pci_permissive', 'pci_msitranslate', 'pci_power_mgmt', 'pci_seize'),
+        fc.constantFrom('0', '1', '2', '010', '0x1', '4294967296', '"-1"', '" 7"'),
+      ),
+      { maxLength: 4 },
+    ),
+    fc.option(
+      fc.constantFrom('"strategy=host"', '"strategy=host,policy=relaxed"', '"policy=strict"', '"strategy=ignore"', '""', '"strategy=host,"'),
+      { nil: undefined },
+    ),
+    fc.array(fc.oneof({ weight: 12, arbitrary: validSpec }, { weight: 1, arbitrary: structuredSpec }, { weight: 1, arbitrary: fragmentSpec }), { maxLength: 4 }),
+  )
+  .map(([globals, rdm, specs]) => {
+    let t = 'name = "vm"\n';
+    for (const [k, v] of globals) t += `${k} = ${v}\n`;
+    if (rdm !== undefined) t += `rdm = ${rdm}\n`;
+    return t + `pci = [ ${specs.map((s) => `"${s}"`).join(', ')} ]\n`;
+  });

@@ -2,7 +2,11 @@
  * Oracle for the differential tests: feeds inputs to the real libxlutil 4.17 and prints what it
  * stored, one JSON object per input line.
  *
- *   probe cfg|spec|bdf < records
+ *   probe cfg|spec|bdf|xlpci < records
+ *
+ * xlpci parses a config and then reads its PCI devices exactly as xl_parse.c (4.17) does: the
+ * global pci_* keys and rdm= policy as defaults, then xlu_pci_parse_spec_string per list item,
+ * stopping at the first item that is not a string.
  *
  * A record is "<decimal length>\n<length bytes>", so inputs may hold newlines and any byte.
  * Bytes >= 0x80 are printed as \u00XX (Latin-1), which the tests undo.
@@ -110,13 +114,52 @@ static void put_pci(const libxl_device_pci *p)
     putchar('}');
 }
 
+/* xl_parse.c parse_config_data, the pci part. */
+static void put_xl_pcis(XLU_Config *cfg)
+{
+    long l;
+    int msi = 0, pm = 0, perm = 0, seize = 0, i, e;
+    libxl_rdm_reserve_policy policy = LIBXL_RDM_RESERVE_POLICY_INVALID;
+    const char *buf;
+    XLU_ConfigList *pcis;
+
+    if (!xlu_cfg_get_long(cfg, "pci_msitranslate", &l, 0)) msi = l;
+    if (!xlu_cfg_get_long(cfg, "pci_power_mgmt", &l, 0)) pm = l;
+    if (!xlu_cfg_get_long(cfg, "pci_permissive", &l, 0)) perm = l;
+    if (!xlu_cfg_get_long(cfg, "pci_seize", &l, 0)) seize = l;
+    if (!xlu_cfg_get_string(cfg, "rdm", &buf, 0)) {
+        /* xl leaves this struct uninitialised (so the policy of "strategy=host" is stack
+         * garbage there); initialised here, which is what xentool assumes. */
+        libxl_rdm_reserve rdm;
+        libxl_rdm_reserve_init(&rdm);
+        if (!xlu_rdm_parse(cfg, &rdm, buf)) policy = rdm.policy;
+    }
+    if (xlu_cfg_get_list(cfg, "pci", &pcis, 0, 0)) return;
+    for (i = 0; (buf = xlu_cfg_get_listitem(pcis, i)) != NULL; i++) {
+        libxl_device_pci pci;
+        libxl_device_pci_init(&pci);
+        pci.msitranslate = msi;
+        pci.power_mgmt = pm;
+        pci.permissive = perm;
+        pci.seize = seize;
+        pci.rdm_policy = policy;
+        e = xlu_pci_parse_spec_string(cfg, &pci, buf);
+        if (i) putchar(',');
+        printf("{\"rc\":%d,\"pci\":", e);
+        put_pci(&pci);
+        putchar('}');
+        libxl_device_pci_dispose(&pci);
+        if (e) break; /* xl exits here */
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     long len;
 
-    if (strcmp(mode, "cfg") && strcmp(mode, "spec") && strcmp(mode, "bdf")) {
-        fprintf(stderr, "usage: probe cfg|spec|bdf < records\n");
+    if (strcmp(mode, "cfg") && strcmp(mode, "spec") && strcmp(mode, "bdf") && strcmp(mode, "xlpci")) {
+        fprintf(stderr, "usage: probe cfg|spec|bdf|xlpci < records\n");
         return 2;
     }
     while (scanf("%ld", &len) == 1) {
@@ -138,6 +181,11 @@ int main(int argc, char **argv)
             rc = xlu_cfg_readdata(cfg, buf, (int)len);
             printf("{\"rc\":%d,\"settings\":[", rc);
             put_settings(((struct XLU_Config *)cfg)->settings, &first);
+            putchar(']');
+        } else if (!strcmp(mode, "xlpci")) {
+            rc = xlu_cfg_readdata(cfg, buf, (int)len);
+            printf("{\"rc\":%d,\"pci\":[", rc);
+            if (!rc) put_xl_pcis(cfg);
             putchar(']');
         } else {
             libxl_device_pci pci;

@@ -141,6 +141,15 @@ class Reader {
     return n;
   }
 
+  /**
+   * xl keeps pci_permissive & co. in an `int` (`pci_permissive = l`) before copying them into
+   * each device's bool, so only the low 32 bits count: 0x100000000 is off.
+   */
+  intBool(key: string): boolean {
+    const n = this.long(key);
+    return n !== null && Number(BigInt.asIntN(32, BigInt(n))) !== 0;
+  }
+
   bool(key: string, dflt: boolean): boolean {
     const n = this.long(key);
     return n === null ? dflt : n !== 0;
@@ -263,10 +272,10 @@ export function domainConfigFromFile(cfg: ConfigFile): DomainConfig {
     cmdline = extra;
   }
 
-  const pci_permissive = r.bool('pci_permissive', false);
-  const pci_msitranslate = r.bool('pci_msitranslate', false);
-  const pci_power_mgmt = r.bool('pci_power_mgmt', false);
-  const pci_seize = r.bool('pci_seize', false);
+  const pci_permissive = r.intBool('pci_permissive');
+  const pci_msitranslate = r.intBool('pci_msitranslate');
+  const pci_power_mgmt = r.intBool('pci_power_mgmt');
+  const pci_seize = r.intBool('pci_seize');
   const rdm = rdmConfig(r);
 
   // xl fills each device from the global pci_* keys (and the rdm policy) before parsing it.
