@@ -11,3 +11,5 @@ export { formatPerm, parsePerm } from './perms';
 export { XsType, XS_ERROR_NAMES, PAYLOAD_MAX, encodeMessage, FrameReader } from './wire';
 export type { XsMessage } from './wire';
 export { duplexPair } from './duplex-pair';
+export { startXenstored } from './daemon';
+export type { Daemon, DaemonOptions } from './daemon';

@@ -20,6 +20,10 @@ export const ErrorCodes = {
   ERR_DOMAIN_INVALID: 'ERR_DOMAIN_INVALID',
   /** `pci-hide-line` refused: a device is missing, a bridge, or used by dom0. */
   ERR_PCI_NOT_HIDEABLE: 'ERR_PCI_NOT_HIDEABLE',
+  /** `xenstored --socket`: the socket is in use by a live daemon, is not a socket, or cannot be bound. */
+  ERR_XENSTORED_SOCKET: 'ERR_XENSTORED_SOCKET',
+  /** `xenstored --persist`: the state file cannot be read, parsed or written. */
+  ERR_XENSTORED_PERSIST: 'ERR_XENSTORED_PERSIST',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | string;
 

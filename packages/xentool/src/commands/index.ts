@@ -22,6 +22,7 @@ import { command as simCreate } from './sim-create';
 import { command as simDestroy } from './sim-destroy';
 import { command as simGuest } from './sim-guest';
 import { command as simInit } from './sim-init';
+import { command as xenstored } from './xenstored';
 
 export function allCommands(): CommandSpec[] {
   return [
@@ -42,5 +43,6 @@ export function allCommands(): CommandSpec[] {
     simDestroy,
     simGuest,
     simInit,
+    xenstored,
   ];
 }
