@@ -73,6 +73,7 @@ describe('domainConfigFromFile', () => {
     expect(fails('memory = 512\n').message).toBe('vm.cfg: name: Domain name must be specified');
     expect(fails('name = "a"\nmemory = 512\nmemory += 512\n').message).toBe("vm.cfg:3:1: memory: can't use += with numbers");
     expect(fails('name = "a"\nvcpus = 4\nmaxvcpus = 2\n').message).toMatch(/maxvcpus < vcpus/);
+    expect(fails('name = "a"\nvcpus = "0"\n').message).toBe('vm.cfg:2:1: vcpus: 0 is smaller than the minimum 1');
   });
 
   it('reads type and builder as xl does, prefixes included', () => {

@@ -136,7 +136,8 @@ class Reader {
     if (a.set.op === '+=') throw this.err(a.set, key, "can't use += with numbers");
     const n = strtolBase0(a.text);
     if (typeof n === 'string') throw this.err(a.set, key, `\`${a.text}' ${n}`);
-    if (n < min || n > max) throw this.err(a.set, key, `${n} is out of range ${min}..${max}`);
+    if (n < min) throw this.err(a.set, key, `${n} is smaller than the minimum ${min}`);
+    if (n > max) throw this.err(a.set, key, `${n} is greater than the maximum ${max}`);
     if (/^\s*[+-]?0[0-7]+$/.test(a.text)) this.warnings.push(`${key}=${a.text} is octal (${n}), as in xl`);
     return n;
   }
