@@ -17,6 +17,7 @@ import { encodeMessage, FrameReader, FrameTooLargeError, nulStrings, PAYLOAD_MAX
 
 export const DEFAULT_SOCKET_PATH = '/var/run/xenstored/socket';
 export const XENBUS_DEVICE_PATH = '/dev/xen/xenbus';
+export const XENBUS_PROC_PATH = '/proc/xen/xenbus';
 
 export interface ClientOptions {
   /** Per-request timeout in milliseconds; 0 disables. Default 30 s. */
@@ -45,8 +46,8 @@ export interface TransactionOptions {
 
 /**
  * The daemon path libxenstore would use (xs_daemon_socket, then xs_domain_dev): XENSTORED_PATH
- * wins outright; otherwise $XENSTORED_RUNDIR/socket or /var/run/xenstored/socket if it
- * exists, else /dev/xen/xenbus.
+ * wins outright (no fallback if it does not exist); otherwise $XENSTORED_RUNDIR/socket or
+ * /var/run/xenstored/socket if it exists, else /dev/xen/xenbus, else /proc/xen/xenbus.
  */
 export function resolveXenstorePath(opts: Pick<OpenOptions, 'path' | 'env'> = {}): string {
   if (opts.path) return opts.path;
@@ -54,7 +55,10 @@ export function resolveXenstorePath(opts: Pick<OpenOptions, 'path' | 'env'> = {}
   if (env.XENSTORED_PATH) return env.XENSTORED_PATH;
   const sock = env.XENSTORED_RUNDIR ? `${env.XENSTORED_RUNDIR}/socket` : DEFAULT_SOCKET_PATH;
   if (fs.existsSync(sock)) return sock;
-  return XENBUS_DEVICE_PATH;
+  // libxenstore 4.17 checks access("/dev/xen/xenbus") and otherwise tries the old procfs
+  // node (seen with strace on xenstore-read).
+  if (fs.existsSync(XENBUS_DEVICE_PATH)) return XENBUS_DEVICE_PATH;
+  return fs.existsSync(XENBUS_PROC_PATH) ? XENBUS_PROC_PATH : XENBUS_DEVICE_PATH;
 }
 
 /**
