@@ -5,7 +5,8 @@
 #   the host writes q/ID.sh (atomically: it writes q/ID.tmp and renames it);
 #   the agent claims it by renaming it to q/ID.run, runs it with sh in /root, writes q/ID.out and
 #   q/ID.err, then q/ID.rc (written as ID.rc.tmp then renamed, so a visible ID.rc is complete).
-#   A first line "# timeout=N" kills the script after N seconds (rc 137).
+#   Commands run concurrently, each in its own session. A first line "# timeout=N" kills the
+#   script's whole process group after N seconds (rc 137).
 #   The file POWEROFF at the top of the share powers the machine off.
 # Kernel arguments: xenvm.xenstored=oxenstored picks the OCaml xenstored (default: the C one).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -69,25 +70,37 @@ echo "uptime=$(cut -d' ' -f1 /proc/uptime) xenstored=$XENSTORED kernel=$XENVM_KV
 mv /mnt/host/ready.tmp /mnt/host/ready
 log "agent ready"
 
+# One command at a time would let a hung command (a process that never exits) block the VM for
+# good, with no way left to look at it; so each command runs in the background, in its own
+# session, and a timeout kills its whole process group (busybox timeout kills only its direct
+# child: the pipeline behind it lived on).
+run_one() {
+  id=$1
+  t=$(sed -n '1s/^# timeout=\([0-9][0-9]*\).*/\1/p' "$id.run")
+  # The script runs from the share, so a crashed agent leaves the evidence behind.
+  (cd /root && exec setsid sh "/mnt/host/q/$id.run" > "/mnt/host/q/$id.out" 2> "/mnt/host/q/$id.err" < /dev/null) &
+  pid=$!
+  w=
+  if [ -n "$t" ]; then
+    (sleep "$t"; kill -KILL -"$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null) &
+    w=$!
+  fi
+  wait "$pid"
+  rc=$?
+  [ -n "$w" ] && kill "$w" 2>/dev/null
+  echo "$rc" > "$id.rc.tmp"
+  mv "$id.rc.tmp" "$id.rc"
+}
+
 cd /mnt/host/q || exec sh
 while [ ! -e /mnt/host/POWEROFF ]; do
-  ran=0
   for f in *.sh; do
     [ -e "$f" ] || continue
     id=${f%.sh}
     mv "$f" "$id.run" || continue
-    ran=1
-    t=$(sed -n '1s/^# timeout=\([0-9][0-9]*\).*/\1/p' "$id.run")
-    # The script runs from the share, so a crashed agent leaves the evidence behind.
-    if [ -n "$t" ]; then
-      (cd /root && timeout -s KILL "$t" sh "/mnt/host/q/$id.run" > "/mnt/host/q/$id.out" 2> "/mnt/host/q/$id.err" < /dev/null)
-    else
-      (cd /root && sh "/mnt/host/q/$id.run" > "/mnt/host/q/$id.out" 2> "/mnt/host/q/$id.err" < /dev/null)
-    fi
-    echo $? > "$id.rc.tmp"
-    mv "$id.rc.tmp" "$id.rc"
+    run_one "$id" &
   done
-  [ "$ran" = 1 ] || usleep 100000
+  usleep 100000
 done
 log "powering off"
 sync
