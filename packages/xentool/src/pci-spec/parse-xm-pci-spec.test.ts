@@ -14,6 +14,8 @@ describe('parseXmPciSpec (xm parse_pci_name_extended)', () => {
     expect(funcs('01:00.0,2')).toEqual(['2=2', '0=0']);
     expect(funcs('01:00.0-3')).toEqual(['3=3', '2=2', '1=1', '0=0']);
     expect(funcs('01:00.1=0,2')).toEqual(['2=2', '1=0']);
+    // xm's separator class [,-=] is a range that holds the digits, so "002" is one part: 2.
+    expect(funcs('01:00.002')).toEqual(['2=0']);
     // No function maps to 0: the lowest automatic one is moved there.
     expect(funcs('01:00.2,3')).toEqual(['3=3', '2=0']);
   });

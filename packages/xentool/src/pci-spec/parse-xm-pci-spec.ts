@@ -78,9 +78,13 @@ export function parseXmPciSpec(s: string, opts: XmParseOptions = {}): ParsedXmPc
     }
   }
 
+  // Each part is read with Python's int(x, 16). Because the regex's separator range also holds
+  // the digits, "002" reaches here and means function 2 (checked against xm's own code).
   const parseFunc = (f: string): FuncMap => {
     const parts = f.split('=');
-    if (parts.length > 2 || parts.some((x) => !/^[0-7]$/.test(x))) throw xmError(s, `Invalid function: ${q(f)}`);
+    if (parts.length > 2 || parts.some((x) => !/^[0-9a-fA-F]+$/.test(x) || parseInt(x, 16) > 7)) {
+      throw xmError(s, `Invalid function: ${q(f)}`);
+    }
     const p = parseInt(parts[0], 16);
     return parts.length === 1 ? { p, v: p, auto: true } : { p, v: parseInt(parts[1], 16), auto: false };
   };
