@@ -7,15 +7,16 @@
  * (64-bit frames, uint8 irq fields, the createdomain struct), the errno funnel, libxc log
  * capture with real varargs, the async destroy, and xl's text. What it cannot prove: what Xen
  * itself answers; that is the real-Xen suite's job (test/xen/).
+ *
+ * The stand-in runs only in child processes: it carries the soname libxenctrl.so.4.17, and once
+ * it is loaded glibc hands it out for every later dlopen("libxenctrl.so.4.17") in that process,
+ * including other test files' loads of the real library in the same jest worker.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openXc, type XcInterface, XcError, HostUnavailableError } from '@xentool/libxc-bindings';
-import { RealHost, type XenstoreReader } from '../../packages/xentool/src/host/real/real-host';
-import { formatXlInfo } from '../../packages/xentool/src/format/xl-info';
-import { formatXlList } from '../../packages/xentool/src/format/xl-list';
+import { join, resolve } from 'node:path';
+import { buildSync } from 'esbuild';
 
 const XL = '/usr/lib/xen-4.17/bin/xl';
 
@@ -93,6 +94,8 @@ ${Object.entries(names)
 let dir: string;
 let fakeLib: string;
 let preloadLib: string;
+let bundle: string;
+const ROOT = resolve(__dirname, '../..');
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'fake-xenctrl-'));
@@ -107,6 +110,25 @@ beforeAll(() => {
   // file does not define (a preload that claimed the soname would replace it wholesale).
   preloadLib = join(dir, 'libfakexc.so');
   cc('libfakexc.so', preloadLib);
+  bundle = join(dir, 'xentool.js');
+  buildSync({
+    stdin: {
+      contents: [
+        "export * from './packages/libxc-bindings/src';",
+        "export { RealHost } from './packages/xentool/src/host/real/real-host';",
+        "export { formatXlInfo } from './packages/xentool/src/format/xl-info';",
+        "export { formatXlList } from './packages/xentool/src/format/xl-list';",
+      ].join('\n'),
+      resolveDir: ROOT,
+      loader: 'ts',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    external: ['koffi'],
+    outfile: bundle,
+    logLevel: 'silent',
+  });
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -117,105 +139,160 @@ function xl(...args: string[]): string {
   return r.stdout;
 }
 
-const xenstore: XenstoreReader = { read: async (p) => names[p], close: async () => undefined };
+/**
+ * Runs `body` (an async function body) in a fresh node process with the bundle as `m`, the
+ * stand-in's path as `FAKE`, `calls()`/`reset()` over its call log, and returns its result.
+ * Bigints and errors cross as JSON.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function inChild(body: string, env: Record<string, string> = {}): any {
+  const script = `
+    const m = require(${JSON.stringify(bundle)});
+    const koffi = require('koffi');
+    const FAKE = ${JSON.stringify(fakeLib)};
+    const NAMES = ${JSON.stringify(names)};
+    const xenstore = { read: async (p) => NAMES[p], close: async () => {} };
+    const lib = koffi.load(FAKE);
+    const fakeCalls = lib.func('const char *fake_calls(void)');
+    const calls = () => fakeCalls().trim().split('\\n').filter(Boolean);
+    const reset = lib.func('void fake_calls_reset(void)');
+    const plain = (e) => ({ class: e.constructor.name, code: e.code, errno: e.errno, errnoCode: e.errnoCode, syscall: e.syscall,
+                            message: e.message, log: e.log, argument: e.argument });
+    const catching = (fn) => { try { fn(); return null; } catch (e) { return plain(e); } };
+    (async () => { ${body} })().then(
+      (r) => process.stdout.write(JSON.stringify(r, (k, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v))),
+      (e) => process.stdout.write(JSON.stringify({ $uncaught: plain(e) })),
+    );
+  `;
+  const r = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules'), ...env },
+  });
+  if (r.status !== 0 || r.stderr !== '') throw new Error(`child exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && '$bigint' in v ? BigInt((v as { $bigint: string }).$bigint) : v,
+  );
+}
 
 describe('xentool output against the real xl over the same libxenctrl', () => {
-  const haveXl = existsSync(XL);
-  const itXl = haveXl ? it : it.skip;
-  let xc: XcInterface;
-  let host: RealHost;
+  const itXl = existsSync(XL) ? it : it.skip;
+  const NAMES = ['free_memory', 'xen_c', 'virt_caps', 'build_id', 'nope'];
+  let ours: { info: string; byName: Record<string, string>; list: string };
   beforeAll(() => {
-    xc = openXc({ libraryPath: fakeLib });
-    host = new RealHost({ xc, xenstore });
+    ours = inChild(`
+      const host = new m.RealHost({ xc: m.openXc({ libraryPath: FAKE }), xenstore });
+      try {
+        const info = await host.info();
+        const byName = {};
+        for (const n of ${JSON.stringify(NAMES)}) byName[n] = m.formatXlInfo(info, n);
+        return { info: m.formatXlInfo(info), byName, list: m.formatXlList(await host.domains()) };
+      } finally {
+        await host.close();
+      }
+    `);
   });
-  afterAll(() => host.close());
 
-  itXl('xl info', async () => {
-    expect(formatXlInfo(await host.info())).toBe(xl('info'));
+  itXl('xl info', () => {
+    expect(ours.info).toBe(xl('info'));
   });
 
-  itXl('xl info <name>', async () => {
-    const info = await host.info();
-    for (const name of ['free_memory', 'xen_c', 'virt_caps', 'build_id', 'nope']) expect(formatXlInfo(info, name)).toBe(xl('info', name));
+  itXl('xl info <name>', () => {
+    for (const name of NAMES) expect(ours.byName[name]).toBe(xl('info', name));
   });
 
-  itXl('xl list (crash, poweroff, dying, unnamed, long names, cpu time past 2^53, 1034 domains)', async () => {
+  itXl('xl list (crash, poweroff, dying, unnamed, long names, cpu time past 2^53, 1034 domains)', () => {
     const out = xl('list');
     expect(out.split('\n')).toHaveLength(domains.length + 2);
-    expect(formatXlList(await host.domains())).toBe(out);
+    expect(ours.list).toBe(out);
   });
 });
 
 describe('bindings against the stand-in libxenctrl', () => {
-  let xc: XcInterface;
-  let calls: () => string[];
-  let reset: () => void;
-  beforeAll(() => {
-    xc = openXc({ libraryPath: fakeLib });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const koffi = require('koffi') as typeof import('koffi');
-    const lib = koffi.load(fakeLib);
-    const fakeCalls = lib.func('const char *fake_calls(void)');
-    const fakeReset = lib.func('void fake_calls_reset(void)');
-    calls = () => (fakeCalls() as string).trim().split('\n').filter(Boolean);
-    reset = () => fakeReset();
-  });
-  afterAll(() => xc.close());
-  beforeEach(() => reset());
-
   it('domainInfo checks the id of the answer (getinfolist returns the next domain >= id)', () => {
-    expect(xc.domainInfo(5)).toMatchObject({ domid: 5, hvm: true, crashed: true, shutdownReason: 'crash', outstandingPages: 300 });
-    expect(xc.domainInfo(5)?.uuid).toBe('01020304-0506-0708-090a-0b0c0d0e0f10');
-    expect(xc.domainInfo(8)).toBeUndefined();
-    expect(calls()).toEqual(['xc_domain_getinfolist 5 1', 'xc_domain_getinfolist 5 1', 'xc_domain_getinfolist 8 1']);
+    const r = inChild(`
+      const xc = m.openXc({ libraryPath: FAKE });
+      reset();
+      return { five: xc.domainInfo(5), eight: xc.domainInfo(8) ?? null, calls: calls() };
+    `);
+    expect(r.five).toMatchObject({ domid: 5, hvm: true, crashed: true, shutdownReason: 'crash', outstandingPages: 300 });
+    expect(r.five.uuid).toBe('01020304-0506-0708-090a-0b0c0d0e0f10');
+    expect(r.eight).toBeNull();
+    expect(r.calls).toEqual(['xc_domain_getinfolist 5 1', 'xc_domain_getinfolist 8 1']);
   });
 
   it('listDomains batches by 1024 and continues after the last id', () => {
-    const all = xc.listDomains();
-    expect(all).toHaveLength(domains.length);
-    expect(all[all.length - 1]!.domid).toBe(1129);
-    expect(calls()).toEqual(['xc_domain_getinfolist 0 1024', 'xc_domain_getinfolist 1120 1024']);
+    const r = inChild(`
+      const xc = m.openXc({ libraryPath: FAKE });
+      reset();
+      const all = xc.listDomains();
+      return { n: all.length, last: all[all.length - 1].domid, calls: calls() };
+    `);
+    expect(r).toEqual({ n: domains.length, last: 1129, calls: ['xc_domain_getinfolist 0 1024', 'xc_domain_getinfolist 1120 1024'] });
   });
 
   it('physinfo, version and the free cpupool map decode C-filled structs', () => {
-    expect(xc.physinfo()).toMatchObject({ nrCpus: 8, maxCpuId: 15, cpuKhz: 2893004, totalPages: 4194166, maxMfn: 0x43ffffn });
-    expect(xc.version()).toMatchObject({ major: 4, minor: 17, extra: '.5', compileDate: 'Tue Oct  1 12:00:00 UTC 2024', virtStart: 0xffff800000000000n, pagesize: 4096, buildId: '8b2a4f1c0e7d00ff' });
-    expect(xc.freeCpus()).toEqual([3, 9, 15]);
-    expect(xc.schedulerName()).toBe('credit2');
-    expect(() => xc.sharingFreedPages()).toThrow(expect.objectContaining({ code: 'ENOSYS', syscall: 'xc_sharing_freed_pages' }));
+    const r = inChild(`
+      const xc = m.openXc({ libraryPath: FAKE });
+      return { p: xc.physinfo(), v: xc.version(), free: xc.freeCpus(), sched: xc.schedulerName(),
+               sharing: catching(() => xc.sharingFreedPages()) };
+    `);
+    expect(r.p).toMatchObject({ nrCpus: 8, maxCpuId: 15, cpuKhz: 2893004, totalPages: 4194166, maxMfn: 0x43ffffn });
+    expect(r.v).toMatchObject({
+      major: 4,
+      minor: 17,
+      extra: '.5',
+      compileDate: 'Tue Oct  1 12:00:00 UTC 2024',
+      virtStart: 0xffff800000000000n,
+      pagesize: 4096,
+      buildId: '8b2a4f1c0e7d00ff',
+    });
+    expect(r.free).toEqual([3, 9, 15]);
+    expect(r.sched).toBe('credit2');
+    expect(r.sharing).toMatchObject({ class: 'XcError', code: 'ENOSYS', syscall: 'xc_sharing_freed_pages' });
   });
 
   it('turns a failed call into an errno-shaped XcError carrying libxc log lines formatted from real varargs', () => {
-    let err: unknown;
-    try {
-      xc.pause(99);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(XcError);
-    expect(err).toMatchObject({ syscall: 'xc_domain_pause', errno: 3, code: 'ESRCH', message: 'xc_domain_pause: No such process (ESRCH)' });
-    expect((err as XcError).log).toEqual(['xc: error: xc_domain_pause failed for domain 99 (fake): ESRCH']);
-    expect(() => xc.assignDevice(1, { segment: 0, bus: 3, device: 0, function: 1 })).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    const r = inChild(`
+      const xc = m.openXc({ libraryPath: FAKE });
+      return {
+        pause: catching(() => xc.pause(99)),
+        assign: catching(() => xc.assignDevice(1, { segment: 0, bus: 3, device: 0, function: 1 })),
+      };
+    `);
+    expect(r.pause).toMatchObject({
+      class: 'XcError',
+      syscall: 'xc_domain_pause',
+      errno: 3,
+      code: 'ESRCH',
+      message: 'xc_domain_pause: No such process (ESRCH)',
+      log: ['xc: error: xc_domain_pause failed for domain 99 (fake): ESRCH'],
+    });
+    expect(r.assign).toMatchObject({ class: 'XcError', code: 'EBUSY', syscall: 'xc_assign_device' });
   });
 
   it('marshals arguments exactly (64-bit frames, sbdf, uint8 irq fields)', () => {
-    xc.iomemPermission(3, { firstMfn: (1n << 52n) - 1n, nrMfns: 2n }, true);
-    xc.ioportPermission(3, 0xc000, 0x40, false);
-    xc.irqPermission(3, 36, true);
-    expect(xc.mapPirq(3, 36)).toBe(36);
-    expect(xc.mapPirq(3, 36, 55)).toBe(55);
-    xc.unmapPirq(3, 36);
-    xc.assignDevice(0x7ff1, { segment: 1, bus: 0x81, device: 0x1c, function: 4 });
-    xc.assignDevice(3, 0x400, { rdmRelaxed: false });
-    xc.testAssignDevice(0x7ff4, 0x400);
-    xc.deassignDevice(3, 0x400);
-    xc.bindPtIrq(3, { machineIrq: 200, type: 'pci', bus: 0, device: 31, intx: 3 });
-    xc.unbindPtIrq(3, { machineIrq: 9, type: 'isa', isaIrq: 15 });
-    xc.setMaxMem(3, (1n << 40n) + 1024n);
-    xc.setMaxVcpus(3, 4);
-    xc.shutdown(3, 'reboot');
-    xc.unpause(3);
-    expect(calls()).toEqual([
+    const r = inChild(`
+      const xc = m.openXc({ libraryPath: FAKE });
+      reset();
+      xc.iomemPermission(3, { firstMfn: (1n << 52n) - 1n, nrMfns: 2n }, true);
+      xc.ioportPermission(3, 0xc000, 0x40, false);
+      xc.irqPermission(3, 36, true);
+      const pirqs = [xc.mapPirq(3, 36), xc.mapPirq(3, 36, 55)];
+      xc.unmapPirq(3, 36);
+      xc.assignDevice(0x7ff1, { segment: 1, bus: 0x81, device: 0x1c, function: 4 });
+      xc.assignDevice(3, 0x400, { rdmRelaxed: false });
+      xc.testAssignDevice(0x7ff4, 0x400);
+      xc.deassignDevice(3, 0x400);
+      xc.bindPtIrq(3, { machineIrq: 200, type: 'pci', bus: 0, device: 31, intx: 3 });
+      xc.unbindPtIrq(3, { machineIrq: 9, type: 'isa', isaIrq: 15 });
+      xc.setMaxMem(3, (1n << 40n) + 1024n);
+      xc.setMaxVcpus(3, 4);
+      xc.shutdown(3, 'reboot');
+      xc.unpause(3);
+      return { pirqs, calls: calls() };
+    `);
+    expect(r.pirqs).toEqual([36, 55]);
+    expect(r.calls).toEqual([
       'xc_domain_iomem_permission 3 0xfffffffffffff 0x2 1',
       'xc_domain_ioport_permission 3 0xc000 64 0',
       'xc_domain_irq_permission 3 36 1',
@@ -236,44 +313,57 @@ describe('bindings against the stand-in libxenctrl', () => {
   });
 
   it('createDomain fills xen_domctl_createdomain so that C reads the right fields', () => {
-    expect(xc.createDomain({ type: 'hvm', maxVcpus: 4, passthrough: 'sync_pt', uuid: 'a0000000-0000-0000-0000-0000000000b1', maxGrantVersion: 2 })).toBe(42);
-    expect(xc.createDomain({ type: 'pv', maxVcpus: 1, domid: 9 })).toBe(9);
-    expect(calls()).toEqual([
+    const r = inChild(`
+      const xc = m.openXc({ libraryPath: FAKE });
+      reset();
+      const ids = [
+        xc.createDomain({ type: 'hvm', maxVcpus: 4, passthrough: 'sync_pt', uuid: 'a0000000-0000-0000-0000-0000000000b1', maxGrantVersion: 2 }),
+        xc.createDomain({ type: 'pv', maxVcpus: 1, domid: 9 }),
+      ];
+      return { ids, calls: calls() };
+    `);
+    expect(r.ids).toEqual([42, 9]);
+    expect(r.calls).toEqual([
       'xc_domain_create 0 ssidref=0 flags=0x23 iommu_opts=1 max_vcpus=4 max_evtchn_port=1023 max_grant_frames=-1 max_maptrack_frames=-1 grant_opts=2 vmtrace_size=0 cpupool_id=0 emulation_flags=0x3ff misc_flags=0 handle=a0..b1',
       'xc_domain_create 9 ssidref=0 flags=0 iommu_opts=0 max_vcpus=1 max_evtchn_port=1023 max_grant_frames=-1 max_maptrack_frames=-1 grant_opts=1 vmtrace_size=0 cpupool_id=0 emulation_flags=0 misc_flags=0 handle=00..00',
     ]);
   });
 
-  it('destroy runs off the event loop and keeps errno across the worker thread', async () => {
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 10);
-    try {
-      await xc.destroy(3);
-      expect(ticks).toBeGreaterThan(5); // the 200 ms call did not block the loop
-      await expect(xc.destroy(99)).rejects.toMatchObject({ code: 'ESRCH', syscall: 'xc_domain_destroy' });
-    } finally {
-      clearInterval(timer);
-    }
-    expect(calls()).toEqual(['xc_domain_destroy 3', 'xc_domain_destroy 99']);
+  it('destroy runs off the event loop and keeps errno and libxc log across the worker thread', () => {
+    const r = inChild(`
+      const xc = m.openXc({ libraryPath: FAKE });
+      reset();
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 10);
+      try {
+        await xc.destroy(3);
+        const during = ticks;
+        let failed = null;
+        try { await xc.destroy(99); } catch (e) { failed = plain(e); }
+        return { during, failed, calls: calls() };
+      } finally {
+        clearInterval(timer);
+      }
+    `);
+    expect(r.during).toBeGreaterThan(5); // the 200 ms call did not block the loop
+    expect(r.failed).toMatchObject({
+      class: 'XcError',
+      code: 'ESRCH',
+      syscall: 'xc_domain_destroy',
+      log: ['xc: error: xc_domain_destroy failed for domain 99 (fake): ESRCH'],
+    });
+    expect(r.calls).toEqual(['xc_domain_destroy 3', 'xc_domain_destroy 99']);
   });
 
   it('maps xc_interface_open errno to HostUnavailableError (EACCES: not root)', () => {
-    // jest gives tests a copy of process.env, so the C environment is set through libc.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const libc = (require('koffi') as typeof import('koffi')).load('libc.so.6');
-    libc.func('int setenv(const char *name, const char *value, int overwrite)')('FAKE_XC_OPEN_ERRNO', '13', 1);
-    try {
-      let err: unknown;
-      try {
-        openXc({ libraryPath: fakeLib });
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(HostUnavailableError);
-      expect(err).toMatchObject({ code: 'ERR_HOST_UNAVAILABLE', errno: 13, errnoCode: 'EACCES', log: ['xencall: error: Could not obtain handle on privileged command interface: EACCES'] });
-      expect((err as Error).message).toMatch(/permission denied opening \/dev\/xen\/privcmd/);
-    } finally {
-      libc.func('int unsetenv(const char *name)')('FAKE_XC_OPEN_ERRNO');
-    }
+    const r = inChild(`return catching(() => m.openXc({ libraryPath: FAKE }));`, { FAKE_XC_OPEN_ERRNO: '13' });
+    expect(r).toMatchObject({
+      class: 'HostUnavailableError',
+      code: 'ERR_HOST_UNAVAILABLE',
+      errno: 13,
+      errnoCode: 'EACCES',
+      log: ['xencall: error: Could not obtain handle on privileged command interface: EACCES'],
+    });
+    expect(r.message).toMatch(/permission denied opening \/dev\/xen\/privcmd/);
   });
 });
