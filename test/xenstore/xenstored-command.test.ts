@@ -72,6 +72,17 @@ describe('xentool xenstored', () => {
     expect(await d2.done).toBe(0);
   });
 
+  test('relative --socket and --persist are resolved against ctx.cwd', async () => {
+    const ac = new AbortController();
+    const ctx = Object.assign(captureContext({ cwd: dir }), { signal: ac.signal });
+    const done = runCli(['xenstored', '--socket', 'rel.sock', '--persist', 'rel.json'], ctx, { commands: [command] });
+    while (!ctx.stdout.text && !ctx.stderr.text) await new Promise((r) => setTimeout(r, 5));
+    expect(ctx.stdout.text).toBe(`listening on ${path.join(dir, 'rel.sock')}\n`);
+    ac.abort();
+    expect(await done).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'rel.json'))).toBe(true);
+  });
+
   test('a corrupt persist file is ERR_XENSTORED_PERSIST, exit 1, one line', async () => {
     const bad = path.join(dir, 'bad.json');
     fs.writeFileSync(bad, '{ not json');

@@ -21,8 +21,10 @@ export const command: CommandSpec = {
     const { startXenstored, XenstoreError } = await import('@xentool/xenstore');
     const { write } = await import('../context');
     const { XentoolError, ErrorCodes } = await import('../errors');
-    const socket = String(args.socket);
-    const persist = args.persist === undefined ? undefined : String(args.persist);
+    const { resolve } = await import('node:path');
+    // Relative paths are the caller's, not the process's: resolve against ctx.cwd.
+    const socket = resolve(ctx.cwd, String(args.socket));
+    const persist = args.persist === undefined ? undefined : resolve(ctx.cwd, String(args.persist));
     let daemon;
     try {
       daemon = await startXenstored({ socket, persist });
