@@ -13,7 +13,10 @@ export function planAssignableAdd(bdf: Bdf, dev: DeviceView, opts: { name?: stri
   const title = `pci-assignable-add ${b}`;
   if (!dev.exists) throw new XentoolError('ERR_DEVICE_NOT_FOUND', `PCI device ${b} does not exist on this host`);
   if (opts.name !== undefined) validateName(opts.name);
-  const blocker = dev.blockers.find((x) => !(opts.force && x.code === 'IN_USE_BY_DOM0') && x.code !== 'NOT_PCIBACK');
+  // Co-assignment partners are made assignable one at a time, so a partner still in dom0 is a
+  // reminder here, not a refusal (pci-attach refuses until the whole group is ready).
+  const coassign = dev.blockers.filter((x) => x.code.startsWith('COASSIGN'));
+  const blocker = dev.blockers.find((x) => !(opts.force && x.code === 'IN_USE_BY_DOM0') && x.code !== 'NOT_PCIBACK' && !coassign.includes(x));
   if (blocker) throw new XentoolError('ERR_DEVICE_NOT_ASSIGNABLE', `PCI device ${b} cannot be made assignable: ${blocker.message}`);
   const steps: Step[] = [];
   if (dev.driver !== 'pciback') {
@@ -21,7 +24,7 @@ export function planAssignableAdd(bdf: Bdf, dev: DeviceView, opts: { name?: stri
   }
   if (opts.name !== undefined && opts.name !== dev.name) steps.push({ op: 'libxl.setName', bdf: b, name: opts.name });
   steps.push({ op: 'xc.quarantine', bdf: b, why: 'park the device in dom_io so no stale DMA reaches dom0 (XSA-302)' });
-  return { title, steps, warnings: [...dev.warnings] };
+  return { title, steps, warnings: [...dev.warnings, ...coassign.map((c) => c.message)] };
 }
 
 export function planAssignableRemove(bdf: Bdf, dev: DeviceView, opts: { rebind: boolean }): Plan {

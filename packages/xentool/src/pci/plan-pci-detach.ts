@@ -4,11 +4,11 @@
  * device; toolstack-behaviour.md §2.6), and never revokes HVM permissions.
  *  1. PV: `state-N=5` + backend Reconfiguring, wait for pcifront to drop the device (backend back
  *     to Connected). HVM: QMP device_del, wait until the device leaves `query-pci`.
- *     This is the point of no return (`commit`): afterwards the remaining steps are completed
- *     even if one fails, and failures are reported together.
  *  2. reset, 3. xc_deassign_device (Xen parks it in quarantine), 4. revoke every permission
  *     granted at attach (64-bit exact), 5. remove the backend nodes (compacting indices), 6. drop
  *     `/libxl/pci/<bdf>/domid` last, so the device is not offered as assignable before it is clean.
+ * Every step can be undone — the first by plugging the device back into the guest — so a
+ * failure at any point leaves the device attached exactly as before.
  */
 import { XentoolError } from '../errors';
 import type { Plan, Step } from '../plan/plan';
@@ -35,8 +35,8 @@ export function planPciDetach(req: DetachRequest, domain: DomainView, device: De
   const steps: Step[] = [];
   steps.push(
     domain.hvm
-      ? { op: 'hvm.deviceDel', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, commit: true, why: 'the guest must eject the device before dom0 touches it' }
-      : { op: 'backend.release', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, commit: true, why: 'pcifront must drop the device before it is reset or deassigned' },
+      ? { op: 'hvm.deviceDel', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, why: 'the guest must eject the device before dom0 touches it' }
+      : { op: 'backend.release', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, why: 'pcifront must drop the device before it is reset or deassigned' },
   );
   steps.push({ op: 'pci.reset', bdf: b, why: 'clear what the guest left in the device' });
   steps.push({ op: 'xc.deassign', domid: domain.domid, bdf: b, why: 'take the device out of the guest IOMMU context (Xen quarantines it)' });

@@ -10,10 +10,12 @@ import { DOMID_IO, XEN_DOMCTL_DEV_RDM_RELAXED } from '../host/hypervisor';
 import type { QmpClient } from '../qmp/qmp-client';
 import { queryPciDevices } from '../qmp/qmp-client';
 import type { Xs } from '../xs/xs';
+import { captureTree, restoreTree, type XsTreeCopy } from '../xs/tree';
 import { waitFor } from '../xs/wait-for';
 import {
   XenbusState,
   backendPath,
+  frontendPath,
   libxlPciPath,
   parseDevNode,
   readAttached,
@@ -72,9 +74,22 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
       apply: async (st) => {
         const path = s(st, 'path');
         const prev = await c.xs.read(path);
-        if (st.value === null) await c.xs.rm(path);
-        else await c.xs.write(path, String(st.value));
-        return [xsSet(path, prev ?? null)];
+        if (st.value === null) {
+          if (prev === undefined) return [];
+          // Undo puts the whole parent record back, so even the order of its children (which
+          // xenstore keeps as creation order) is as before.
+          const copy = await captureTree(c.xs, path.slice(0, path.lastIndexOf('/')));
+          await c.xs.rm(path);
+          return [{ op: 'xs.restoreTrees', trees: [copy] }];
+        }
+        // A write creates missing parents too; undo removes the highest one it created.
+        let created = prev === undefined ? path : undefined;
+        for (let p = path.slice(0, path.lastIndexOf('/')); prev === undefined && p.length > 0; p = p.slice(0, p.lastIndexOf('/'))) {
+          if ((await c.xs.read(p)) !== undefined) break;
+          created = p;
+        }
+        await c.xs.write(path, String(st.value));
+        return [created !== undefined ? xsSet(created, null) : xsSet(path, prev ?? null)];
       },
     },
     'libxl.setDomid': {
@@ -287,8 +302,23 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
     'backend.remove': {
       describe: (st) => `remove ${s(st, 'bdf')} from domain ${n(st, 'domid')}'s PCI backend records`,
       apply: async (st) => {
-        const removed = await c.xs.transaction((tx) => removeBackendDevice(tx, n(st, 'domid'), bdfOf(st)));
-        if (!removed) throw new XentoolError('ERR_NOT_ATTACHED', `PCI device ${s(st, 'bdf')} is not recorded for domain ${n(st, 'domid')}`);
+        const domid = n(st, 'domid');
+        const trees: XsTreeCopy[] = [];
+        const removed = await c.xs.transaction(async (tx) => {
+          trees.length = 0;
+          for (const root of [`/local/domain/0/backend/pci/${domid}`, frontendPath(domid)]) trees.push(await captureTree(tx, root));
+          return removeBackendDevice(tx, domid, bdfOf(st));
+        });
+        if (!removed) throw new XentoolError('ERR_NOT_ATTACHED', `PCI device ${s(st, 'bdf')} is not recorded for domain ${domid}`);
+        return [{ op: 'xs.restoreTrees', trees }];
+      },
+    },
+    'xs.restoreTrees': {
+      describe: (st) => `restore ${(st.trees as { root: string }[]).map((t) => t.root).join(' and ')} as they were`,
+      apply: async (st) => {
+        await c.xs.transaction(async (tx) => {
+          for (const t of st.trees as XsTreeCopy[]) await restoreTree(tx, t);
+        });
         return [];
       },
     },
@@ -296,7 +326,31 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
       describe: (st) => `ask domain ${n(st, 'domid')}'s pcifront to release ${s(st, 'bdf')} and wait (up to ${n(st, 'timeoutMs') / 1000} s)`,
       apply: async (st) => {
         await releasePv(c, n(st, 'domid'), bdfOf(st), n(st, 'timeoutMs'), st.force === true);
-        return [];
+        return [{ op: 'backend.replug', domid: n(st, 'domid'), bdf: s(st, 'bdf'), timeoutMs: n(st, 'timeoutMs') }];
+      },
+    },
+    'backend.replug': {
+      describe: (st) => `give ${s(st, 'bdf')} back to domain ${n(st, 'domid')}'s pcifront`,
+      apply: async (st) => {
+        const domid = n(st, 'domid');
+        const b = bdfOf(st);
+        const be = backendPath(domid);
+        const index = (await readAttached(c.xs, domid)).find((a) => sameBdf(a, b))?.index;
+        if (index === undefined) throw new XentoolError('ERR_NOT_ATTACHED', `PCI device ${bdfText(b)} is no longer recorded for domain ${domid}`);
+        await c.xs.transaction(async (tx) => {
+          await tx.write(`${be}/state-${index}`, String(XenbusState.Initialising));
+          await tx.write(`${be}/state`, String(XenbusState.Reconfiguring));
+        });
+        await waitFor(
+          c.xs,
+          be,
+          async () => {
+            const [state, devState] = await Promise.all([c.xs.read(`${be}/state`), c.xs.read(`${be}/state-${index}`)]);
+            return state === '4' && devState === '3' ? true : undefined;
+          },
+          { timeoutMs: n(st, 'timeoutMs') || 10_000, what: `domain ${domid} to take ${bdfText(b)} back` },
+        );
+        return [{ op: 'backend.release', domid, bdf: bdfText(b), timeoutMs: n(st, 'timeoutMs'), force: false }];
       },
     },
     'hvm.deviceAdd': {
@@ -319,8 +373,21 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
     'hvm.deviceDel': {
       describe: (st) => `QMP device_del ${qdevId(bdfOf(st))} and wait for domain ${n(st, 'domid')} to eject it (up to ${n(st, 'timeoutMs') / 1000} s)`,
       apply: async (st) => {
-        await unplugHvm(c, n(st, 'domid'), bdfOf(st), n(st, 'timeoutMs'), st.force === true);
-        return [];
+        const domid = n(st, 'domid');
+        const b = bdfOf(st);
+        const rec = (await readAttached(c.xs, domid)).find((a) => sameBdf(a, b));
+        const vdevfn = await hvmSlotOf(c, domid, b).catch(() => rec?.vdevfn);
+        await unplugHvm(c, domid, b, n(st, 'timeoutMs'), st.force === true);
+        return [
+          {
+            op: 'hvm.deviceAdd',
+            domid,
+            bdf: bdfText(b),
+            ...(vdevfn !== undefined ? { vdevfn } : {}),
+            permissive: rec?.opts.permissive === '1',
+            timeoutMs: n(st, 'timeoutMs'),
+          },
+        ];
       },
     },
   };

@@ -99,25 +99,6 @@ describe('applyPlan', () => {
   });
 });
 
-describe('applyPlan after a commit step', () => {
-  it('rolls forward: runs the remaining steps and reports every failure, undoing nothing', async () => {
-    const store = new Map<string, string>();
-    const log: string[] = [];
-    const p = plan(
-      { op: 'set', key: 'a', value: '1' },
-      { op: 'set', key: 'b', value: '2', commit: true },
-      { op: 'set', key: 'bad', value: '3' },
-      { op: 'set', key: 'c', value: '4' },
-    );
-    await expect(applyPlan(p, kvHandlers(store, log, 'bad'))).rejects.toMatchObject({
-      code: 'ERR_INCOMPLETE',
-      message: 'toy op: completed past the point of no return, but step 3 (set bad = 3): cannot write bad',
-    });
-    expect(log).toEqual(['set a', 'set b', 'set c']);
-    expect([...store.keys()]).toEqual(['a', 'b', 'c']);
-  });
-});
-
 describe('formatPlan', () => {
   it('numbers the steps and shows reasons only when verbose', () => {
     const handlers = kvHandlers(new Map(), []);

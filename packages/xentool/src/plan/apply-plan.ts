@@ -36,12 +36,6 @@ export async function applyPlan(plan: Plan, handlers: StepHandlers, opts: ApplyO
     }
   }
   const done: { index: number; step: Step; undo: Step[] }[] = [];
-  // Once a `commit` step has completed (e.g. the guest has let go of a device), going back would
-  // mean redoing the whole operation in reverse; from there on the applier rolls forward: it runs
-  // every remaining step, collects failures, and reports them together.
-  let committed = false;
-  const forwardFailures: string[] = [];
-  let firstForwardCause: unknown;
   for (let i = 0; i < plan.steps.length; i++) {
     const step = plan.steps[i]!;
     try {
@@ -50,24 +44,10 @@ export async function applyPlan(plan: Plan, handlers: StepHandlers, opts: ApplyO
       const undo = await handlers[step.op]!.apply(step);
       done.push({ index: i, step, undo });
       await opts.stepDone?.(i, step, undo);
-      if (step.commit === true) committed = true;
     } catch (cause) {
-      if (committed) {
-        firstForwardCause ??= cause;
-        forwardFailures.push(`step ${i + 1} (${describeStep(step, handlers)}): ${messageOf(cause)}`);
-        continue;
-      }
       const undoFailures = await rollback(done, handlers, opts);
       throw stepFailure(plan, i, step, handlers, cause, done.length, undoFailures);
     }
-  }
-  if (forwardFailures.length > 0) {
-    throw new XentoolError(
-      'ERR_INCOMPLETE',
-      `${plan.title}: completed past the point of no return, but ${forwardFailures.join('; ')}`,
-      1,
-      { cause: firstForwardCause },
-    );
   }
   return { completed: done.length };
 }

@@ -9,11 +9,6 @@ export interface Step {
   op: string;
   /** Why this step is here and why at this position; printed with --dry-run --verbose. */
   why?: string;
-  /**
-   * The point of no return: once this step has completed, later failures no longer roll back;
-   * the remaining steps still run and the failures are reported together (ERR_INCOMPLETE).
-   */
-  commit?: boolean;
   [arg: string]: unknown;
 }
 
@@ -43,7 +38,7 @@ export function describeStep(step: Step, handlers: StepHandlers): string {
 }
 
 function stripOp(step: Step): Record<string, unknown> {
-  const { op: _op, why: _why, commit: _commit, ...rest } = step;
+  const { op: _op, why: _why, ...rest } = step;
   return rest;
 }
 

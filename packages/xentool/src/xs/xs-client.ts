@@ -27,6 +27,14 @@ function ops(o: XenstoreOps): XsOps {
       }
     },
     setPerms: (p, perms) => o.setPerms(p, perms.map((x) => ({ id: x.domid, perm: x.perm }))),
+    getPerms: async (p) => {
+      try {
+        return (await o.getPerms(p)).map((x) => ({ domid: x.id, perm: x.perm }));
+      } catch (e) {
+        if (isEnoent(e)) return undefined;
+        throw e;
+      }
+    },
   };
 }
 

@@ -21,6 +21,8 @@ export interface XsOps {
   /** Children names; [] for a missing node. */
   directory(path: string): Promise<string[]>;
   setPerms(path: string, perms: XsPerm[]): Promise<void>;
+  /** The node's permissions (owner first); undefined for a missing node. */
+  getPerms(path: string): Promise<XsPerm[] | undefined>;
 }
 
 export interface XsWatch extends AsyncIterable<{ path: string; token: string }> {

@@ -87,8 +87,9 @@ export class SimPciback extends WatchingDriver {
     }
     if (state === '2') {
       if (!(await this.exportPending(be))) return;
-      await xs.write(`${be}/root_num`, '1');
+      // pciback publishes the root before the count (order as seen in xenstore-ls on real Xen).
       await xs.write(`${be}/root-0`, '0000:00');
+      await xs.write(`${be}/root_num`, '1');
       await xs.write(`${be}/state`, '3');
       return;
     }

@@ -202,6 +202,8 @@ export class SimQemu {
       ...(args.permissive === true ? { permissive: true } : {}),
       ...facts,
     });
+    // Kept in bus order, as QEMU's own device list is walked.
+    this.state.devices.sort((a, b) => a.slot - b.slot || a.function - b.function);
   }
 
   private deviceDel(args: Record<string, unknown>, send: (o: unknown) => void): void {
