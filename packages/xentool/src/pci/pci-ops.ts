@@ -3,13 +3,13 @@
  * the host, plan, then apply (or print the plan for --dry-run). Shared by the real and the
  * simulated host through PciHost.
  */
-import { assessAssignability, isPcibackLoaded, readInventory, type PciDevice } from '@xentool/pciback';
+import { assessAssignability, isPcibackLoaded, pcibackOps, readInventory, type PciDevice } from '@xentool/pciback';
 import { XentoolError } from '../errors';
 import { applyPlan, type ApplyOptions } from '../plan/apply-plan';
 import { formatPlan, type Plan } from '../plan/plan';
 import { libxlPciPath, readAttached } from './backend-xs';
 import type { PciHost } from './pci-host';
-import { pcibackOps } from './pciback-ops';
+
 import { planAssignableAdd, planAssignableRemove } from './plan-assignable';
 import { planPciAttach, type AttachRequest } from './plan-pci-attach';
 import { planPciDetach } from './plan-pci-detach';
