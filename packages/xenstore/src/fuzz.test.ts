@@ -25,9 +25,25 @@ const payload = fc.oneof(
   fc.constantFrom(nulStrings('T'), nulStrings('F'), nulStrings(''), nulStrings('5', '1', '1'), nulStrings('/protected', 'b5')),
 );
 
+/** Well-formed requests that would change the tree if permissions allowed it. */
+const mutating = fc.tuple(
+  fc.constantFrom(XsType.WRITE, XsType.MKDIR, XsType.RM, XsType.SET_PERMS, XsType.TRANSACTION_START, XsType.TRANSACTION_END),
+  fc.constantFrom(0, 0, 0, 1, 2),
+  fc.constantFrom('/protected', '/protected/a', '/protected/b/c', '/protected/new', '/local/domain/5/x', '/local', '/'),
+  fc.constantFrom('', 'v', 'n5', 'b5'),
+).map(([t, tx, p, v]) => {
+  const body = t === XsType.WRITE ? Buffer.concat([nulStrings(p), Buffer.from(v)])
+    : t === XsType.SET_PERMS ? nulStrings(p, v === 'b5' ? 'b5' : 'n5')
+      : t === XsType.TRANSACTION_START ? nulStrings('')
+        : t === XsType.TRANSACTION_END ? nulStrings('T')
+          : nulStrings(p);
+  return encodeMessage(t, 4, tx, body);
+});
+
 /** One chunk of bytes a hostile or broken client might send. */
 const chunk = fc.oneof(
   { weight: 5, arbitrary: fc.tuple(fc.nat(30), fc.nat(4), payload).map(([t, tx, p]) => encodeMessage(t, 1, tx, p)) },
+  { weight: 4, arbitrary: mutating },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.from(a)) },
   { weight: 1, arbitrary: fc.nat(15).map((n) => encodeMessage(XsType.READ, 2, 0, nulStrings('/protected')).subarray(0, n)) },
   { weight: 1, arbitrary: fc.integer({ min: 4097, max: 0xffffffff }).map((len) => {
