@@ -82,6 +82,11 @@ export interface ServerOptions {
 
 const OK = nulStrings('OK');
 
+/** XS_FLAG_PRIV in xenstored's wire_funcs table: EACCES for any other domain. */
+const PRIVILEGED_ONLY = new Set<number>([
+  XsType.CONTROL, XsType.INTRODUCE, XsType.RELEASE, XsType.IS_DOMAIN_INTRODUCED, XsType.RESUME, XsType.SET_TARGET,
+]);
+
 function defaultPerms(): Perm[] {
   return [{ id: 0, perm: 'n' }];
 }
@@ -275,10 +280,7 @@ export class XenstoredServer extends EventEmitter {
     if (type >= XS_TYPE_COUNT || type === XsType.WATCH_EVENT || type === XsType.ERROR || type === XsType.RESTRICT) {
       throw new XenstoreError('ENOSYS', `unknown message type ${type}`);
     }
-    const privOnly: number[] = [
-      XsType.CONTROL, XsType.INTRODUCE, XsType.RELEASE, XsType.IS_DOMAIN_INTRODUCED, XsType.RESUME, XsType.SET_TARGET,
-    ];
-    if (privOnly.includes(type) && !who.privileged) throw new XenstoreError('EACCES', 'privileged operation');
+    if (PRIVILEGED_ONLY.has(type) && !who.privileged) throw new XenstoreError('EACCES', 'privileged operation');
 
     // WATCH and UNWATCH ignore tx_id (XS_FLAG_NOTID); everything else must name a live one.
     let tx: TxView | undefined;
