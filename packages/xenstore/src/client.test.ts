@@ -225,3 +225,29 @@ describe('finding the daemon', () => {
     await expect(openXenstore({ path: sock })).rejects.toBeInstanceOf(XenstoreError);
   });
 });
+
+describe('a non-socket path (the /dev/xen/xenbus case)', () => {
+  test('is opened read-write and carries whole frames both ways', async () => {
+    // No xenbus device here; a FIFO stands in for it. Opened read-write, the client reads back
+    // its own request, which is a well-formed frame with the request's type and req_id, so
+    // it resolves with the request's payload: proof that framing works over a plain fd.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xs-fifo-'));
+    const fifo = path.join(dir, 'xenbus');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [fifo]);
+    const c = await openXenstore({ path: fifo, timeoutMs: 2000 });
+    expect((await c.readBuffer('/echo')).toString('latin1')).toBe('/echo\0');
+    const [a, b] = await Promise.all([c.getDomainPath(7), c.readBuffer('/two')]);
+    expect([a, b.toString('latin1')]).toEqual(['7', '/two\0']);
+    c.close();
+    // The fd's last read is blocked in the thread pool; feed it so the worker can exit.
+    try {
+      const w = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      fs.writeSync(w, Buffer.alloc(16));
+      fs.closeSync(w);
+    } catch (e) {
+      // ENXIO: no reader left, nothing is blocked.
+      if ((e as NodeJS.ErrnoException).code !== 'ENXIO') throw e;
+    }
+  });
+});
