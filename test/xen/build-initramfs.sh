@@ -164,7 +164,9 @@ if [ "$WITH_QEMU" = 1 ]; then
     [ -e "$d" ] && copy_path "$R" "$d"
   done
 fi
-copy_modules "$R" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-pciback \
+# e1000 is copied but not loaded at boot: dom0 leaves the spare devices unbound unless a scenario
+# binds one (to see xl and xentool restore the original driver).
+copy_modules "$R" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-pciback e1000 \
   xen-blkback xen-netback virtio_pci 9pnet_virtio 9p
 cat > "$R/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh

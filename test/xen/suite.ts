@@ -3,7 +3,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { XenVm } from './xen-vm';
+import { SPARE_DEVICES, XenVm } from './xen-vm';
 
 export const XEN_DIR = __dirname;
 export const PROJECT_DIR = path.resolve(__dirname, '../..');
@@ -45,6 +45,9 @@ export const PCI_STATE_COMMANDS: Record<string, (guest: string) => string> = {
   'pciback-slots.txt': () => 'cat /sys/bus/pci/drivers/pciback/slots',
   'xl-pci-list.txt': (g) => `xl pci-list ${g}`,
   'xl-pci-assignable-list.txt': () => 'xl pci-assignable-list',
+  // Not a single command's output: "BDF driver" per spare device (none when unbound).
+  'dom0-drivers.txt': () =>
+    SPARE_DEVICES.map((d) => `d=$(readlink /sys/bus/pci/devices/${d.bdf}/driver); echo "${d.bdf} $(basename "\${d:-none}")"`).join('; '),
 };
 
 /**
@@ -55,7 +58,7 @@ export async function pciState(vm: XenVm, guest: string, stage: string): Promise
   const dir = `/mnt/host/state/${stage}`;
   const script = [`rm -rf ${dir}; mkdir -p ${dir}`];
   for (const [file, cmd] of Object.entries(PCI_STATE_COMMANDS)) {
-    script.push(`${cmd(guest)} > ${dir}/${file} 2> ${dir}/${file}.stderr`);
+    script.push(`{ ${cmd(guest)}; } > ${dir}/${file} 2> ${dir}/${file}.stderr`);
   }
   await vm.execOk(script.join('\n'));
   const state: Record<string, string> = {};
