@@ -160,6 +160,18 @@ describe('XenstoreClient', () => {
       expect(server.watchCount()).toBe(0);
     });
 
+    test('concurrent next() calls each get their own event, in order', async () => {
+      const w = c.watch('/cc', 'cc');
+      const first = w.next();
+      const second = w.next();
+      const third = w.next();
+      await w.ready;
+      await c.write('/cc/a', '1');
+      await c.write('/cc/b', '1');
+      expect((await Promise.all([first, second, third])).map((r) => r.value.path)).toEqual(['/cc', '/cc/a', '/cc/b']);
+      await w.close();
+    });
+
     test('for-await break unwatches', async () => {
       for await (const ev of c.watch('/loop')) {
         expect(ev.path).toBe('/loop');

@@ -500,8 +500,15 @@ export class XenstoreClient extends XenstoreOps {
           if (sub.queue.length) return { value: sub.queue.shift()!, done: false };
           if (sub.done) return { value: undefined, done: true };
           if (sub.error) throw sub.error;
-          await new Promise<void>((r) => (sub.wake = r));
-          sub.wake = undefined;
+          // Several next() calls may wait at once; each wake-up releases them all to re-check.
+          await new Promise<void>((r) => {
+            const prev = sub.wake;
+            sub.wake = () => {
+              sub.wake = undefined;
+              prev?.();
+              r();
+            };
+          });
         }
       },
       async return(): Promise<IteratorResult<WatchEvent>> {

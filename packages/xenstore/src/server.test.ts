@@ -380,6 +380,25 @@ describe('XenstoredServer', () => {
     });
   });
 
+  test('a domain hears @releaseDomain only once dom0 grants it read on the special node', async () => {
+    await dom0.introduceDomain(5, 1, 1);
+    await dom0.introduceDomain(6, 2, 1);
+    await dom0.introduceDomain(8, 3, 1);
+    const d5 = open(5);
+    const w = d5.watch('@releaseDomain', 'rel');
+    const it = w[Symbol.asyncIterator]();
+    // The registration event is sent regardless of permissions.
+    expect((await it.next()).value.path).toBe('@releaseDomain');
+    await dom0.releaseDomain(6);
+    const pending = it.next();
+    expect(await Promise.race([pending, new Promise((r) => setTimeout(() => r('none'), 30))])).toBe('none');
+    expect(await code(d5.setPerms('@releaseDomain', [{ id: 0, perm: 'r' }]))).toBe('EACCES');
+    await dom0.setPerms('@releaseDomain', [{ id: 0, perm: 'n' }, { id: 5, perm: 'r' }]);
+    await dom0.releaseDomain(8);
+    expect((await pending).value).toEqual({ path: '@releaseDomain', token: 'rel' });
+    await w.close();
+  });
+
   describe('DIRECTORY_PART', () => {
     test('chunks a large directory, the last chunk ending with an extra NUL; DIRECTORY says E2BIG', async () => {
       const names = Array.from({ length: 400 }, (_, i) => `child-with-a-long-name-${i}`);
