@@ -27,3 +27,15 @@ export {
   XcDummyHandleError,
   XcClosedError,
 } from './errors';
+export {
+  DomImage,
+  buildPvImage,
+  evtchnAllocUnbound,
+  setMemmapLimit,
+  setTscInfo,
+  cpuidApplyPolicy,
+  SIF_VIRT_P2M_4TOOLS,
+  XC_DOM_DECOMPRESS_MAX,
+} from './dom-image';
+export type { DomImageInfo, DomImageFields, PvBuildRequest, PvBuildResult } from './dom-image';
+export { describeXenguestLayouts, LIBXENGUEST_SONAME } from './native-xenguest';

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeLayouts } from './native';
+import { describeXenguestLayouts } from './native-xenguest';
 
 type Layout = ReturnType<typeof describeLayouts>;
 
@@ -24,6 +25,7 @@ function cLayouts(layouts: Layout): Layout {
 #include <stdio.h>
 #include <xenctrl.h>
 #include <xentoollog.h>
+#include <xenguest.h>
 #include <xen/version.h>
 int main(void) {
 ${lines.join('\n')}
@@ -48,7 +50,7 @@ ${lines.join('\n')}
 }
 
 describe('struct layouts against the installed headers', () => {
-  const ours = describeLayouts();
+  const ours = { ...describeLayouts(), ...describeXenguestLayouts() };
   const c = cLayouts(ours);
 
   it('declares the structs the calls need', () => {
@@ -61,6 +63,10 @@ describe('struct layouts against the installed headers', () => {
         'xen_domctl_createdomain',
         'xen_platform_parameters_t',
         'xentoollog_logger',
+        'xc_dom_seg',
+        'xc_dom_module',
+        'xc_hvm_firmware_module',
+        'xc_dom_image',
       ].sort(),
     );
   });
@@ -75,5 +81,21 @@ describe('struct layouts against the installed headers', () => {
     expect(c.xc_domaininfo_t!.offsets.arch_config).toBe(104);
     expect(c.xc_physinfo_t!.size).toBe(112);
     expect(c.xen_domctl_createdomain!.size).toBe(64);
+  });
+
+  it('matches the reference numbers for struct xc_dom_image (domain-build.md §2.1)', () => {
+    const d = c.xc_dom_image!;
+    expect(d.size).toBe(1952);
+    expect(d.offsets.console_pfn).toBe(384);
+    expect(d.offsets.xenstore_pfn).toBe(392);
+    expect(d.offsets.pv_p2m).toBe(480);
+    expect(d.offsets.total_pages).toBe(504);
+    expect(d.offsets.flags).toBe(560);
+    expect(d.offsets.console_evtchn).toBe(568);
+    expect(d.offsets.xch).toBe(592);
+    expect(d.offsets.xen_caps).toBe(612);
+    expect(d.offsets.container_type).toBe(1712);
+    expect(d.offsets.max_vcpus).toBe(1944);
+    expect(c.xc_dom_module!.size).toBe(56);
   });
 });

@@ -216,6 +216,22 @@ export class XcInterface {
     return this.handle;
   }
 
+  /**
+   * @internal The raw pieces, for the domain builder (dom-image.ts), which lives in its own file
+   * because it binds a second library. `allowDummy`: libxenguest's parsing steps make no
+   * hypercall, so they may run on a dummy handle (tests without a hypervisor).
+   */
+  internals(syscall: string, allowDummy = false): { api: Libxc; handle: bigint; drainLog: () => string[]; fail: (syscall: string, errno: number) => XcError } {
+    if (this.handle === null) throw new XcClosedError(syscall);
+    if (this.dummy && !allowDummy) throw new XcDummyHandleError(syscall);
+    return {
+      api: this.api,
+      handle: this.handle,
+      drainLog: () => this.logger.drain().map((m) => m.line),
+      fail: (sc, errno) => this.fail(sc, errno),
+    };
+  }
+
   private fail(syscall: string, errno: number): XcError {
     const log = this.logger.drain().map((m) => m.line);
     let detail = errnoName(errno);
