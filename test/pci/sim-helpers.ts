@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../packages/xentool/src/cli';
+import { openHost } from '../../packages/xentool/src/host/open-host';
+import { runXm } from '../../packages/xentool/src/xm/xm-cli';
 import { captureContext } from '../../packages/xentool/src/testing/capture';
 
 export interface Run {
@@ -19,6 +21,13 @@ export class SimBench {
     const ctx = captureContext({ env: { XENTOOL_HOST: 'sim', XENTOOL_SIM_DIR: this.state, ...env }, cwd: this.dir, prog });
     if (env.XENTOOL_TEST_FAIL_AT_STEP !== undefined) ctx.testHooks = { failAtStep: Number(env.XENTOOL_TEST_FAIL_AT_STEP) };
     const code = await runCli(args, ctx);
+    return { code, stdout: ctx.stdout.text, stderr: ctx.stderr.text };
+  }
+
+  /** The `xm` front end against the same simulated host. */
+  async xm(args: string[]): Promise<Run> {
+    const ctx = captureContext({ env: { XENTOOL_HOST: 'sim', XENTOOL_SIM_DIR: this.state }, cwd: this.dir, prog: 'xm' });
+    const code = await runXm(args, ctx, () => openHost(ctx, { _: [], sim: true, simDir: this.state }));
     return { code, stdout: ctx.stdout.text, stderr: ctx.stderr.text };
   }
 

@@ -6,6 +6,7 @@
  */
 import type { CommandSpec } from '../command';
 import { command as configDump } from './config-dump';
+import { command as demo } from './demo';
 import { command as info } from './info';
 import { command as list } from './list';
 import { command as pciAssignableAdd } from './pci-assignable-add';
@@ -27,6 +28,7 @@ import { command as xenstored } from './xenstored';
 export function allCommands(): CommandSpec[] {
   return [
     configDump,
+    demo,
     info,
     list,
     pciAssignableAdd,

@@ -1,4 +1,5 @@
 /** The simulated host's own commands: sim-init, sim-create, sim-destroy, sim-guest. */
+import * as path from 'node:path';
 import { seedTopology } from '@xentool/pciback';
 import type { ParsedArgs } from '../../command';
 import type { CommandContext } from '../../context';
@@ -41,7 +42,8 @@ export async function runSimCreate(args: ParsedArgs, ctx: CommandContext): Promi
   requireSim(ctx, args, 'sim-create');
   const { readConfigFile, domainConfigFromFile } = await import('../../config/index');
   const overrides = ((args.overrides as string[] | undefined) ?? []).map(String);
-  const cfg = domainConfigFromFile(await readConfigFile(String(args.config), overrides));
+  const file = String(args.config);
+  const cfg = domainConfigFromFile(await readConfigFile(path.resolve(ctx.cwd, file), overrides, file));
   for (const w of cfg.warnings) await write(ctx.stderr, `warning: ${w}\n`);
   return withSim(ctx, args, async (host) => {
     const o = opOptions(ctx, args, []);
