@@ -29,8 +29,9 @@ const payload = fc.oneof(
 const mutating = fc.tuple(
   fc.constantFrom(XsType.WRITE, XsType.MKDIR, XsType.RM, XsType.SET_PERMS, XsType.TRANSACTION_START, XsType.TRANSACTION_END),
   fc.constantFrom(0, 0, 0, 1, 2),
-  fc.constantFrom('/protected', '/protected/a', '/protected/b/c', '/protected/new', '/local/domain/5/x', '/local', '/'),
-  fc.constantFrom('', 'v', 'n5', 'b5'),
+  fc.constantFrom('/protected', '/protected/a', '/protected/b/c', '/protected/new', '/local/domain/5/x', '/local/domain/5/n/m', '/local', '/'),
+  // A value over the 2048-byte entry quota makes a domain's create fail part-way.
+  fc.constantFrom('', 'v', 'n5', 'b5', 'x'.repeat(2100)),
 ).map(([t, tx, p, v]) => {
   const body = t === XsType.WRITE ? Buffer.concat([nulStrings(p), Buffer.from(v)])
     : t === XsType.SET_PERMS ? nulStrings(p, v === 'b5' ? 'b5' : 'n5')

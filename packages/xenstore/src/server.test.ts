@@ -182,10 +182,25 @@ describe('XenstoredServer', () => {
       expect(await d6.read('/local/domain/5/x')).toBe('1');
     });
 
-    test('size and perms quotas apply to domains, not dom0', async () => {
+    test('size, entry and perms quotas apply to domains, not dom0', async () => {
       const d5 = open(5);
       expect(await code(d5.write('/local/domain/5/big', 'x'.repeat(2100)))).toBe('ENOSPC');
       expect(await code(dom0.write('/local/domain/5/big', 'x'.repeat(2100)))).toBe('OK');
+      // The refused write left nothing behind: big exists once, created by dom0.
+      expect((await d5.directory('/local/domain/5')).filter((n) => n === 'big')).toEqual(['big']);
+      // 1000 entries per domain, counting what it owns already (its home, x, and big, which
+      // dom0 created under a node owned by 5 and so inherited owner 5).
+      expect(server.snapshot().nodes.filter((n) => n.perms[0] === 'n5').length).toBe(3);
+      // Spread over ten directories (10 more entries): a single directory holding ~400 names
+      // would itself pass the 2048-byte entry size first.
+      await Promise.all(Array.from({ length: 987 }, (_, i) => d5.write(`/local/domain/5/d${i % 10}/n${i}`, '')));
+      expect(server.snapshot().nodes.filter((n) => n.perms[0] === 'n5').length).toBe(1000);
+      expect(await code(d5.write('/local/domain/5/one-more', ''))).toBe('ENOSPC');
+      const tx = await d5.transactionStart();
+      expect(await code(tx.write('/local/domain/5/in-tx', ''))).toBe('ENOSPC');
+      await d5.transactionEnd(tx, false);
+      await d5.rm('/local/domain/5/d0/n0');
+      expect(await code(d5.write('/local/domain/5/one-more', ''))).toBe('OK');
       const six = Array.from({ length: 6 }, (_, i) => ({ id: 5 + i, perm: 'r' as const }));
       expect(await code(d5.setPerms('/local/domain/5/x', six))).toBe('ENOSPC');
     });

@@ -109,7 +109,7 @@ export class XenstoredServer extends EventEmitter {
 
   /** The initial tree of setup_structure(): `/`, `/tool`, `/tool/xenstored`, all `n0`. */
   private reset(): void {
-    this.base.map.clear();
+    this.base.clear();
     this.base.put('/', { value: Buffer.alloc(0), perms: defaultPerms(), children: ['tool'] });
     this.base.put('/tool', { value: Buffer.alloc(0), perms: defaultPerms(), children: ['xenstored'] });
     this.base.put('/tool/xenstored', { value: Buffer.alloc(0), perms: defaultPerms(), children: [] });
@@ -597,7 +597,7 @@ export class XenstoredServer extends EventEmitter {
     }
     for (const c of this.conns) c.txs.clear();
     this.reset();
-    this.base.map.clear();
+    this.base.clear();
     for (const [p, n] of parsed) this.base.put(p, { ...n, children: children.get(p) ?? [] });
     for (const d of snap.domains ?? []) this.domains.set(d.domid, { gfn: d.gfn, evtchn: d.evtchn, target: d.target });
     for (const [k, v] of Object.entries(snap.specialPerms ?? {})) {

@@ -30,10 +30,13 @@ export interface View {
   get(path: string): NodeRec | undefined;
   put(path: string, rec: Omit<NodeRec, 'generation'>): void;
   del(path: string): void;
+  /** Nodes owned by `domid` (first perms entry), for the per-domain entry quota. */
+  owned(domid: number): number;
 }
 
 /** Unprivileged domains' default limits in C xenstored 4.17 (dom0 is exempt). */
 export const QUOTA = {
+  entries: 1000,
   entrySize: 2048,
   permsPerNode: 5,
   watches: 128,
@@ -45,15 +48,32 @@ const ABSENT = -1;
 
 export class BaseView implements View {
   generation = 0;
+  private readonly owners = new Map<number, number>();
   constructor(readonly map: Map<string, NodeRec>) {}
   get(path: string): NodeRec | undefined {
     return this.map.get(path);
   }
   put(path: string, rec: Omit<NodeRec, 'generation'>): void {
-    this.map.set(path, { ...rec, generation: ++this.generation });
+    this.count(this.map.get(path), -1);
+    const next = { ...rec, generation: ++this.generation };
+    this.map.set(path, next);
+    this.count(next, 1);
   }
   del(path: string): void {
+    this.count(this.map.get(path), -1);
     this.map.delete(path);
+  }
+  clear(): void {
+    this.map.clear();
+    this.owners.clear();
+  }
+  owned(domid: number): number {
+    return this.owners.get(domid) ?? 0;
+  }
+  private count(rec: NodeRec | undefined, d: number): void {
+    if (!rec) return;
+    const id = rec.perms[0]!.id;
+    this.owners.set(id, (this.owners.get(id) ?? 0) + d);
   }
 }
 
@@ -78,6 +98,15 @@ export class TxView implements View {
   del(path: string): void {
     this.touch(path);
     this.overlay.set(path, null);
+  }
+  owned(domid: number): number {
+    let n = this.base.owned(domid);
+    for (const [path, rec] of this.overlay) {
+      const before = this.base.get(path);
+      if (before && before.perms[0]!.id === domid) n--;
+      if (rec && rec.perms[0]!.id === domid) n++;
+    }
+    return n;
   }
   /** Applies the overlay to the base, or throws EAGAIN if anything it touched has changed. */
   commit(): void {
@@ -157,18 +186,27 @@ function createNode(view: View, who: Accessor, name: string, value: Buffer): voi
     chain.push(p);
     p = parentOf(p);
   }
-  let parentName = p;
-  let parent = view.get(p)!;
+  // Build every record first and check the quotas, then write: a refused create must leave
+  // no trace (C xenstored undoes the nodes it had written, create_node's error path).
+  const writes: [string, Omit<NodeRec, 'generation'>][] = [];
+  const existing = view.get(p)!;
+  writes.push([p, { ...existing, children: [...existing.children, baseName(chain[chain.length - 1]!)] }]);
+  let parentPerms = existing.perms;
   for (let i = chain.length - 1; i >= 0; i--) {
     const path = chain[i]!;
-    const perms = parent.perms.map((x) => ({ ...x }));
+    const perms = parentPerms.map((x) => ({ ...x }));
     if (!who.privileged) perms[0] = { id: who.domid, perm: perms[0]!.perm };
-    putChecked(view, who, parentName, { ...parent, children: [...parent.children, baseName(path)] });
-    const rec = { value: i === 0 ? value : Buffer.alloc(0), perms, children: [] as string[] };
-    putChecked(view, who, path, rec);
-    parentName = path;
-    parent = view.get(path)!;
+    writes.push([path, { value: i === 0 ? value : Buffer.alloc(0), perms, children: i === 0 ? [] : [baseName(chain[i - 1]!)] }]);
+    parentPerms = perms;
   }
+  if (!who.privileged) {
+    // Every node a domain creates counts against its entry quota (domain_entry()).
+    if (view.owned(who.domid) + chain.length > QUOTA.entries) fail('ENOSPC', `domain ${who.domid} owns too many nodes`);
+    for (const [path, rec] of writes) {
+      if (recordSize(rec) >= QUOTA.entrySize) fail('ENOSPC', `node ${path} over the size quota`);
+    }
+  }
+  for (const [path, rec] of writes) view.put(path, rec);
 }
 
 export function opRead(view: View, who: Accessor, name: string): Buffer {
