@@ -6,9 +6,14 @@
  */
 import type { CommandSpec } from '../command';
 import { command as configDump } from './config-dump';
+import { command as create } from './create';
 import { command as demo } from './demo';
+import { command as destroy } from './destroy';
+import { command as domid } from './domid';
+import { command as domname } from './domname';
 import { command as info } from './info';
 import { command as list } from './list';
+import { command as pause } from './pause';
 import { command as pciAssignableAdd } from './pci-assignable-add';
 import { command as pciAssignableList } from './pci-assignable-list';
 import { command as pciAssignableRemove } from './pci-assignable-remove';
@@ -23,14 +28,20 @@ import { command as simCreate } from './sim-create';
 import { command as simDestroy } from './sim-destroy';
 import { command as simGuest } from './sim-guest';
 import { command as simInit } from './sim-init';
+import { command as unpause } from './unpause';
 import { command as xenstored } from './xenstored';
 
 export function allCommands(): CommandSpec[] {
   return [
     configDump,
+    create,
     demo,
+    destroy,
+    domid,
+    domname,
     info,
     list,
+    pause,
     pciAssignableAdd,
     pciAssignableList,
     pciAssignableRemove,
@@ -45,6 +56,7 @@ export function allCommands(): CommandSpec[] {
     simDestroy,
     simGuest,
     simInit,
+    unpause,
     xenstored,
   ];
 }

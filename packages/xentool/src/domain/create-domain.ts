@@ -1,0 +1,188 @@
+/**
+ * Applying a creation plan. The handlers share one record of what has been made so far (the
+ * domid, the event channels, the frames); only the first step has an undo, and it is the whole
+ * teardown: once a domain exists, destroying it (and its xenstore nodes, PCI devices and
+ * console) is the one correct way back from any later failure.
+ */
+import { XentoolError } from '../errors';
+import { applyPlan } from '../plan/apply-plan';
+import type { Plan, Step, StepHandlers } from '../plan/plan';
+import type { OpOptions } from '../pci/pci-ops';
+import { waitFor } from '../xs/wait-for';
+import type { CreateDomainArgs, DomainOps } from './domain-ops';
+import { destroyDomain } from './destroy-domain';
+import { removeDomainNodes, writeBuildPost, writeConsole, writeSkeleton } from './xs-domain';
+
+export interface CreateState {
+  domid?: number;
+  storePort?: number;
+  consolePort?: number;
+  storeMfn?: bigint;
+  consoleMfn?: bigint;
+}
+
+export interface CreateHooks {
+  /** Attaches one pci=[...] entry (pci-ops' pciAttach on the host). */
+  attachPci(domid: number, spec: string): Promise<void>;
+  /** Starts the per-domain monitor (on_poweroff & co.). */
+  startMonitor(domid: number, step: Step): Promise<void>;
+  /** Force-removes the domain's PCI devices during a teardown. */
+  detachAllPci?(domid: number): Promise<void>;
+  /** libxenguest progress, for --verbose. */
+  onBuildStep?(syscall: string): void;
+}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new XentoolError('ERR_INTERNAL', `create: ${what} is not known yet (steps out of order)`);
+  return v;
+}
+
+export function createHandlers(ops: DomainOps, state: CreateState, hooks: CreateHooks): StepHandlers {
+  const domid = () => need(state.domid, 'the domid');
+  return {
+    'domain.create': {
+      describe: (s) =>
+        `create a paused ${String(s.type).toUpperCase()} domain (uuid ${String(s.uuid)}, ${String(s.maxVcpus)} vcpus max, passthrough ${String(s.passthrough)})`,
+      apply: async (s) => {
+        state.domid = await ops.createDomain(s as unknown as CreateDomainArgs);
+        return [{ op: 'domain.teardown' }];
+      },
+    },
+    'domain.teardown': {
+      describe: () => `destroy the half-built domain ${state.domid ?? '?'} and remove its xenstore nodes`,
+      apply: async () => {
+        if (state.domid !== undefined) {
+          await destroyDomain(ops, state.domid, { force: true, ...(hooks.detachAllPci ? { detachAllPci: (d) => hooks.detachAllPci!(d) } : {}) });
+        }
+        return [];
+      },
+    },
+    'xs.skeleton': {
+      describe: (s) => `write the xenstore skeleton (/local/domain/<domid>, /vm/${String(s.uuid)}, /libxl/<domid>) with name ${String(s.name)}`,
+      apply: async (s) => {
+        const d = domid();
+        // The name check is repeated inside the transaction: another create may have claimed
+        // it since the plan was made, and the transaction makes the check and the claim atomic.
+        await ops.xs.transaction(async (tx) => {
+          for (const other of await tx.directory('/local/domain')) {
+            if (other !== String(d) && (await tx.read(`/local/domain/${other}/name`)) === s.name) {
+              throw new XentoolError('ERR_DOMAIN_EXISTS', `domain with name "${String(s.name)}" already exists.`);
+            }
+          }
+          await writeSkeleton(tx, d, { name: String(s.name), uuid: String(s.uuid), type: s.type as 'pv' });
+        });
+        return [];
+      },
+    },
+    'domain.build-pre': {
+      describe: (s) => `set max_vcpus ${String(s.maxVcpus)}, maxmem ${String(s.maxMemKiB)} KiB, allocate the store and console event channels`,
+      apply: async (s) => {
+        const r = await ops.buildPre(domid(), { maxVcpus: Number(s.maxVcpus), maxMemKiB: Number(s.maxMemKiB), memmapLimitKiB: Number(s.memmapLimitKiB) });
+        state.storePort = r.storePort;
+        state.consolePort = r.consolePort;
+        return [];
+      },
+    },
+    'domain.build-pv': {
+      describe: (s) => `build the PV image: kernel ${String(s.kernel)}${s.ramdisk ? `, ramdisk ${String(s.ramdisk)}` : ''}, ${String(s.memMiB)} MiB`,
+      apply: async (s) => {
+        const r = await ops.buildPv(domid(), {
+          kernel: String(s.kernel),
+          ramdisk: (s.ramdisk as string | null) ?? null,
+          cmdline: (s.cmdline as string | null) ?? null,
+          memMiB: Number(s.memMiB),
+          maxVcpus: Number(s.maxVcpus),
+          storePort: need(state.storePort, 'the store port'),
+          consolePort: need(state.consolePort, 'the console port'),
+          ...(hooks.onBuildStep ? { onStep: hooks.onBuildStep } : {}),
+        });
+        state.storeMfn = r.storeMfn;
+        state.consoleMfn = r.consoleMfn;
+        return [];
+      },
+    },
+    'xs.build-post': {
+      describe: () => 'write memory/, store/, cpu/ and the /vm image nodes',
+      apply: async (s) => {
+        const d = domid();
+        await ops.xs.transaction((tx) =>
+          writeBuildPost(tx, d, {
+            name: String(s.name),
+            uuid: String(s.uuid),
+            targetMemKiB: Number(s.targetMemKiB),
+            maxMemKiB: Number(s.maxMemKiB),
+            vcpus: Number(s.vcpus),
+            maxVcpus: Number(s.maxVcpus),
+            storePort: need(state.storePort, 'the store port'),
+            storeMfn: need(state.storeMfn, 'the store frame'),
+            kernel: (s.kernel as string | null) ?? null,
+            ramdisk: (s.ramdisk as string | null) ?? null,
+            cmdline: (s.cmdline as string | null) ?? null,
+            now: Date.now() / 1000,
+          }),
+        );
+        return [];
+      },
+    },
+    'xs.introduce': {
+      describe: () => 'introduce the domain to xenstored (store frame and event channel)',
+      apply: async () => {
+        await ops.introduce(domid(), need(state.storeMfn, 'the store frame'), need(state.storePort, 'the store port'));
+        return [];
+      },
+    },
+    'console.add': {
+      describe: (s) => `add console 0 and wait up to ${Number(s.timeoutMs) / 1000} s for xenconsoled to publish its tty`,
+      apply: async (s) => {
+        const d = domid();
+        await ops.xs.transaction((tx) => writeConsole(tx, d, { port: need(state.consolePort, 'the console port'), mfn: need(state.consoleMfn, 'the console frame') }));
+        await ops.consoleNodesWritten(d);
+        const tty = `/local/domain/${d}/console/tty`;
+        await waitFor(ops.xs, tty, async () => ((await ops.xs.read(tty)) || undefined), {
+          timeoutMs: Number(s.timeoutMs),
+          what: `xenconsoled to publish ${tty} (is xenconsoled running?)`,
+        });
+        return [];
+      },
+    },
+    'pci.attach': {
+      describe: (s) => `attach PCI device ${String(s.spec)}`,
+      apply: async (s) => {
+        await hooks.attachPci(domid(), String(s.spec));
+        return [];
+      },
+    },
+    'domain.unpause': {
+      describe: () => 'unpause the domain',
+      apply: async () => {
+        await ops.unpause(domid());
+        return [];
+      },
+    },
+    'monitor.start': {
+      describe: (s) => `start the domain monitor (on_poweroff=${String(s.onPoweroff)}, on_reboot=${String(s.onReboot)}, on_crash=${String(s.onCrash)})`,
+      apply: async (s) => {
+        await hooks.startMonitor(domid(), s);
+        return [];
+      },
+    },
+    'xs.remove-nodes': {
+      describe: () => 'remove the domain’s xenstore nodes',
+      apply: async () => {
+        await ops.xs.transaction((tx) => removeDomainNodes(tx, domid()));
+        return [];
+      },
+    },
+  };
+}
+
+export async function applyCreate(
+  plan: Plan,
+  ops: DomainOps,
+  hooks: CreateHooks,
+  o: Pick<OpOptions, 'failAt' | 'observer'>,
+): Promise<number> {
+  const state: CreateState = {};
+  await applyPlan(plan, createHandlers(ops, state, hooks), { ...(o.failAt !== undefined ? { failAt: o.failAt } : {}), ...(o.observer ?? {}) });
+  return need(state.domid, 'the domid');
+}

@@ -1,0 +1,79 @@
+/**
+ * From the typed config to what a creation needs, with libxl 4.17's defaults filled in
+ * (libxl__domain_build_info_setdefault, libxl__domain_create_info_setdefault, xl_parse.c), so
+ * that `create -N` shows the values that will really be used. Pure.
+ */
+import type { DomainConfig, PciConfigEntry, ShutdownAction } from '../config/domain-config';
+import { XentoolError } from '../errors';
+
+export interface CreateRequest {
+  source: string;
+  name: string;
+  uuid: string;
+  type: 'pv' | 'hvm' | 'pvh';
+  /** libxl's target_memkb and max_memkb. */
+  targetMemKiB: number;
+  maxMemKiB: number;
+  /** Online vcpus at boot, and the most the domain can ever have (createdomain max_vcpus). */
+  vcpus: number;
+  maxVcpus: number;
+  kernel: string | null;
+  ramdisk: string | null;
+  cmdline: string | null;
+  /** What createdomain gets: sync_pt for PV (libxl: PV passthrough is always sync_pt). */
+  passthrough: 'disabled' | 'sync_pt' | 'share_pt';
+  onPoweroff: ShutdownAction;
+  onReboot: ShutdownAction;
+  onCrash: ShutdownAction;
+  pci: PciConfigEntry[];
+  /** Start paused (`create -p`). */
+  paused: boolean;
+}
+
+/** libxl's LIBXL_MEMKB_DEFAULT resolution: 32 MiB when neither memory nor maxmem is set. */
+const DEFAULT_MEM_MIB = 32;
+
+export function resolveCreate(cfg: DomainConfig, opts: { uuid: string; paused: boolean }): CreateRequest {
+  const where = cfg.source;
+  const targetMiB = cfg.memory ?? cfg.maxmem ?? DEFAULT_MEM_MIB;
+  const maxMiB = cfg.maxmem ?? targetMiB;
+  if (maxMiB < targetMiB) {
+    throw new XentoolError('ERR_CONFIG_VALUE', `${where}: maxmem (${maxMiB} MiB) is smaller than memory (${targetMiB} MiB)`);
+  }
+  const maxVcpus = cfg.maxvcpus ?? cfg.vcpus;
+  if (cfg.vcpus > maxVcpus) {
+    throw new XentoolError('ERR_CONFIG_VALUE', `${where}: vcpus (${cfg.vcpus}) is larger than maxvcpus (${maxVcpus})`);
+  }
+  const wantsPci = cfg.pci.length > 0;
+  // libxl__domain_config_setdefault: passthrough defaults to enabled iff there are devices;
+  // "enabled" becomes sync_pt for PV (libxl_x86.c libxl__arch_passthrough_mode_setdefault).
+  const requested = cfg.passthrough ?? (wantsPci ? 'enabled' : 'disabled');
+  if (requested === 'disabled' && wantsPci) {
+    throw new XentoolError('ERR_CONFIG_VALUE', `${where}: passthrough="disabled" but pci=[...] lists devices`);
+  }
+  let passthrough: CreateRequest['passthrough'];
+  if (requested === 'disabled') passthrough = 'disabled';
+  else if (cfg.type === 'pv') {
+    if (requested === 'share_pt') throw new XentoolError('ERR_CONFIG_VALUE', `${where}: passthrough="share_pt" is not supported for PV guests`);
+    passthrough = 'sync_pt';
+  } else passthrough = requested === 'enabled' ? 'share_pt' : requested;
+  return {
+    source: where,
+    name: cfg.name,
+    uuid: cfg.uuid ?? opts.uuid,
+    type: cfg.type,
+    targetMemKiB: targetMiB * 1024,
+    maxMemKiB: maxMiB * 1024,
+    vcpus: cfg.vcpus,
+    maxVcpus,
+    kernel: cfg.kernel,
+    ramdisk: cfg.ramdisk,
+    cmdline: cfg.cmdline,
+    passthrough,
+    onPoweroff: cfg.on_poweroff,
+    onReboot: cfg.on_reboot,
+    onCrash: cfg.on_crash,
+    pci: cfg.pci,
+    paused: opts.paused,
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * Destroy, in libxl 4.17's order (libxl_domain.c libxl__destroy_domid): PCI devices first (so
+ * they go back to pciback while the guest can still be told), pause, the xenstore nodes dom0
+ * owns, then the hypervisor's domain_kill. xenstored and xenconsoled clean up their own side
+ * when they see the domain die (@releaseDomain); libxl sends no XS_RELEASE and neither do we.
+ */
+import { XentoolError } from '../errors';
+import type { DomainOps } from './domain-ops';
+import { removeDomainNodes } from './xs-domain';
+
+export interface DestroyOptions {
+  /** A teardown after a failed create: carry on past errors, report them at the end. */
+  force?: boolean;
+  /** Force-removes the domain's PCI devices (pci-ops' detach on the host). */
+  detachAllPci?: (domid: number) => Promise<void>;
+  /** How long to wait for the hypervisor to let go of the domain. */
+  goneTimeoutMs?: number;
+}
+
+export async function destroyDomain(ops: DomainOps, domid: number, o: DestroyOptions = {}): Promise<void> {
+  if (domid === 0) throw new XentoolError('ERR_DOMAIN_INVALID', 'domain 0 cannot be destroyed');
+  const exists = (await ops.domains()).some((d) => d.domid === domid);
+  if (!exists && !o.force) throw new XentoolError('ERR_DOMAIN_NOT_FOUND', `Error: Domain '${domid}' does not exist.`);
+  const failures: string[] = [];
+  const attempt = async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (!o.force) throw e;
+      failures.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  if (exists && o.detachAllPci) await attempt('removing PCI devices', () => o.detachAllPci!(domid));
+  // Paused, the guest cannot react to its nodes vanishing half-way.
+  if (exists) await attempt('pause', () => ops.pause(domid));
+  await attempt('removing xenstore nodes', () => ops.xs.transaction((tx) => removeDomainNodes(tx, domid)));
+  if (exists) await attempt('xc_domain_destroy', () => ops.destroyDomain(domid));
+  // domain_kill returns once the pages are being freed; the domain leaves the list when the
+  // last reference goes (a pty or a grant mapping held by a daemon can keep it a while).
+  const deadline = Date.now() + (o.goneTimeoutMs ?? 10_000);
+  while (exists && Date.now() < deadline) {
+    if (!(await ops.domains()).some((d) => d.domid === domid)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (failures.length > 0) throw new XentoolError('ERR_DESTROY_INCOMPLETE', `destroying domain ${domid} left work undone: ${failures.join('; ')}`);
+}

@@ -1,0 +1,192 @@
+/**
+ * The lifecycle commands with xl's syntax and output: create, destroy, shutdown, reboot, pause,
+ * unpause, domid, domname. Each opens the host (real or `--sim`), does its work through
+ * DomainOps and the host's xenstore, and returns xl's exit code.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ParsedArgs } from '../command';
+import type { CommandContext } from '../context';
+import { write } from '../context';
+import { XentoolError } from '../errors';
+import type { DomainRecord } from '../host/host';
+import { bdfText } from '../pci/types';
+import type { PciConfigEntry } from '../config/domain-config';
+import { type CreateRequest, resolveCreate } from './create-request';
+import { applyCreate } from './create-domain';
+import { destroyDomain } from './destroy-domain';
+import type { DomainOps } from './domain-ops';
+import { type DomainHost, openDomainHost } from './open-domain-host';
+import { type CreateObservation, planCreate } from './plan-create';
+
+export type OpenDomainHost = (ctx: CommandContext, args: ParsedArgs) => Promise<DomainHost>;
+
+async function withDomainHost<T>(open: OpenDomainHost, ctx: CommandContext, args: ParsedArgs, fn: (h: DomainHost) => Promise<T>): Promise<T> {
+  const h = await open(ctx, args);
+  try {
+    return await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+function requireRoot(h: DomainHost, ctx: CommandContext, args: ParsedArgs, cmd: string): void {
+  if (h.ops.kind === 'real' && !args.dryRun && ctx.uid !== undefined && ctx.uid !== 0) {
+    throw new XentoolError('ERR_NEEDS_ROOT', `${cmd} changes the host and needs root: run it as root`);
+  }
+}
+
+/** xl's find_domain: digits are a domid (which must exist here), anything else a name. */
+export function findDomain(domains: readonly DomainRecord[], arg: string): DomainRecord {
+  if (/^[0-9]+$/.test(arg)) {
+    const d = domains.find((x) => x.domid === Number.parseInt(arg, 10));
+    if (!d) throw new XentoolError('ERR_DOMAIN_NOT_FOUND', `Domain ${arg} does not exist.`);
+    return d;
+  }
+  const d = domains.find((x) => x.name === arg);
+  if (!d) throw new XentoolError('ERR_DOMAIN_INVALID', `${arg} is an invalid domain identifier (rc=-6)`);
+  return d;
+}
+
+/** What planCreate needs to know of the host. */
+export async function observeCreate(ops: DomainOps, req: CreateRequest): Promise<CreateObservation> {
+  const [domains, facts] = await Promise.all([ops.domains(), ops.facts()]);
+  const files: Record<string, boolean> = {};
+  for (const f of [req.kernel, req.ramdisk]) if (f !== null) files[f] = await ops.readable(f);
+  return { names: domains.map((d) => d.name).filter((n): n is string => n !== undefined), freeKiB: facts.freeKiB, caps: facts.caps, files };
+}
+
+/** pci=[...] devices must be assignable before anything is created (issue 9: nothing left behind). */
+async function checkPciAssignable(h: DomainHost, pci: PciConfigEntry[], source: string): Promise<void> {
+  if (pci.length === 0) return;
+  const { assignableList } = await import('../pci/pci-ops');
+  const free = new Set((await assignableList(h.host)).map((b) => bdfText(b)));
+  for (const p of pci) {
+    if (p.name !== null) continue;
+    const b = bdfText({ domain: p.domain, bus: p.bus, dev: p.dev, func: p.func });
+    if (!free.has(b)) {
+      throw new XentoolError('ERR_DEVICE_NOT_ASSIGNABLE', `${source}: pci device ${b} is not assignable (bind it with pci-assignable-add; see pci-assignable-list)`);
+    }
+  }
+}
+
+export async function runCreate(open: OpenDomainHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
+  const { readConfigFile, domainConfigFromFile } = await import('../config/index');
+  const file = String(args.config);
+  const overrides = ((args.overrides as unknown[] | undefined) ?? []).map(String);
+  const dryRun = args.dryRun === true;
+  if (!dryRun) await write(ctx.stderr, `Parsing config from ${file}\n`);
+  const cfg = domainConfigFromFile(await readConfigFile(file, overrides));
+  for (const w of cfg.warnings) await write(ctx.stderr, `warning: ${w}\n`);
+  const req = resolveCreate(cfg, { uuid: randomUUID(), paused: args.paused === true });
+  return withDomainHost(open, ctx, args, async (h) => {
+    requireRoot(h, ctx, args, 'create');
+    const plan = planCreate(req, await observeCreate(h.ops, req));
+    await checkPciAssignable(h, req.pci, req.source);
+    if (dryRun) {
+      await write(ctx.stdout, JSON.stringify({ plan, config: req }, null, 2) + '\n');
+      return 0;
+    }
+    const { pciAttach, pciDetach, resolveDomain } = await import('../pci/pci-ops');
+    const { readAttached } = await import('../pci/backend-xs');
+    const { parsePciSpec } = await import('../pci-spec/parse-pci-spec');
+    const warnings: string[] = [];
+    const pciOpts = { dryRun: false, verbose: ctx.verbose, out: () => undefined, warn: (t: string) => void warnings.push(t) };
+    const domid = await applyCreate(
+      plan,
+      h.ops,
+      {
+        attachPci: async (d, spec) => {
+          const p = parsePciSpec(spec);
+          await pciAttach(
+            h.host,
+            String(d),
+            {
+              bdf: { domain: p.domain, bus: p.bus, dev: p.dev, func: p.func },
+              ...(p.vdevfn ? { vslot: p.vdevfn >> 3 } : {}),
+              permissive: p.permissive || cfg.pci_permissive,
+              msitranslate: p.msitranslate || cfg.pci_msitranslate,
+              powerMgmt: p.power_mgmt || cfg.pci_power_mgmt,
+              seize: p.seize || cfg.pci_seize,
+              rdmPolicy: p.rdm_policy === 'relaxed' ? 'relaxed' : 'strict',
+              force: false,
+              timeoutMs: 10_000,
+            },
+            pciOpts,
+          );
+        },
+        startMonitor: async (d, s) => {
+          if (h.ops.kind !== 'real') return;
+          const { spawnMonitor } = await import('./monitor');
+          await spawnMonitor(ctx, d, { name: req.name, onPoweroff: String(s.onPoweroff), onReboot: String(s.onReboot), onCrash: String(s.onCrash), config: file, overrides });
+        },
+        ...(ctx.verbose ? { onBuildStep: (sc: string) => void write(ctx.stderr, `  ${sc}\n`) } : {}),
+        detachAllPci: async (d: number) => {
+          for (const a of await readAttached(h.host.xs, d)) {
+            await pciDetach(h.host, String(await resolveDomain(h.host, String(d))), a, { force: true, timeoutMs: 1000 }, pciOpts);
+          }
+        },
+      },
+      ctx.testHooks?.failAtStep !== undefined ? { failAt: ctx.testHooks.failAtStep } : {},
+    );
+    for (const w of warnings) await write(ctx.stderr, `warning: ${w}\n`);
+    if (ctx.verbose) await write(ctx.stderr, `created domain ${req.name} (domid ${domid})\n`);
+    return 0;
+  });
+}
+
+/** Force-removes a domain's PCI devices through the PCI commands' code (xl destroy does the same). */
+async function detachAll(h: DomainHost, domid: number, ctx: CommandContext): Promise<void> {
+  const { pciDetach } = await import('../pci/pci-ops');
+  const { readAttached } = await import('../pci/backend-xs');
+  for (const a of await readAttached(h.host.xs, domid)) {
+    await pciDetach(h.host, String(domid), a, { force: true, timeoutMs: 1000 }, { dryRun: false, verbose: ctx.verbose, out: () => undefined, warn: () => undefined });
+  }
+}
+
+export async function runDestroy(open: OpenDomainHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
+  return withDomainHost(open, ctx, args, async (h) => {
+    requireRoot(h, ctx, args, 'destroy');
+    const d = findDomain(await h.ops.domains(), String(args.domain));
+    if (d.domid === 0) throw new XentoolError('ERR_DOMAIN_INVALID', 'Cannot destroy privileged domain 0.');
+    if (args.dryRun) {
+      await write(ctx.stdout, `plan: destroy ${String(args.domain)}\n  1. remove its PCI devices\n  2. pause domain ${d.domid}\n  3. remove its xenstore nodes\n  4. xc_domain_destroy ${d.domid}\n`);
+      return 0;
+    }
+    await destroyDomain(h.ops, d.domid, { detachAllPci: (id) => detachAll(h, id, ctx) });
+    return 0;
+  });
+}
+
+export async function runPause(open: OpenDomainHost, args: ParsedArgs, ctx: CommandContext, pause: boolean): Promise<number> {
+  return withDomainHost(open, ctx, args, async (h) => {
+    requireRoot(h, ctx, args, pause ? 'pause' : 'unpause');
+    const d = findDomain(await h.ops.domains(), String(args.domain));
+    if (pause) await h.ops.pause(d.domid);
+    else await h.ops.unpause(d.domid);
+    return 0;
+  });
+}
+
+export async function runDomid(open: OpenDomainHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
+  return withDomainHost(open, ctx, args, async (h) => {
+    const name = String(args.name);
+    const d = (await h.ops.domains()).find((x) => x.name === name);
+    // xl domid: libxl_name_to_domid fails with ERROR_INVAL.
+    if (!d) throw new XentoolError('ERR_DOMAIN_INVALID', `Can't get domid of domain name '${name}', maybe this domain does not exist.`);
+    await write(ctx.stdout, `${d.domid}\n`);
+    return 0;
+  });
+}
+
+export async function runDomname(open: OpenDomainHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
+  return withDomainHost(open, ctx, args, async (h) => {
+    const arg = String(args.domid);
+    if (!/^[0-9]+$/.test(arg)) throw new XentoolError('ERR_USAGE', `Invalid domain id.`, 1);
+    const d = (await h.ops.domains()).find((x) => x.domid === Number.parseInt(arg, 10));
+    if (!d || d.name === undefined) throw new XentoolError('ERR_DOMAIN_NOT_FOUND', `Can't get domain name of domain id '${arg}', maybe this domain does not exist.`);
+    await write(ctx.stdout, `${d.name}\n`);
+    return 0;
+  });
+}
+
+export const defaultOpen: OpenDomainHost = openDomainHost;

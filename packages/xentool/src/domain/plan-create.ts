@@ -1,0 +1,130 @@
+/**
+ * The creation plan: a pure function of the request and what was observed of the host. Every
+ * check that can fail without touching the host runs here, so a bad config (missing kernel,
+ * more memory than is free, a name in use, passthrough without an IOMMU) fails before anything
+ * is created. The order of the steps is libxl 4.17's (libxl_create.c initiate_domain_create →
+ * libxl__domain_make → libxl__build_pre/_pv/_post → domcreate_launch_dm → attach devices →
+ * unpause); the reason for each position is written beside it.
+ */
+import { XentoolError } from '../errors';
+import type { Plan, Step } from '../plan/plan';
+import type { CreateRequest } from './create-request';
+
+export interface CreateObservation {
+  /** Names of existing domains. */
+  names: string[];
+  /** free_memory as `xl info` reports it, KiB. */
+  freeKiB: number;
+  caps: { pv: boolean; hvm: boolean; directio: boolean; gnttabV1: boolean; gnttabV2: boolean };
+  /** Files the config names, and whether each is a readable regular file. */
+  files: Record<string, boolean>;
+}
+
+/** libxl's LIBXL_MAXMEM_CONSTANT: setmaxmem gets target + 1 MiB of slack. */
+export const MAXMEM_SLACK_KIB = 1024;
+
+export function planCreate(req: CreateRequest, obs: CreateObservation): Plan {
+  const at = req.source;
+  if (req.type !== 'pv') {
+    throw new XentoolError('ERR_CREATE_UNSUPPORTED', `${at}: type="${req.type}": only PV guests can be created so far (HVM and PVH are not implemented yet)`);
+  }
+  if (!obs.caps.pv) throw new XentoolError('ERR_CREATE_UNSUPPORTED', `${at}: this hypervisor does not support PV guests`);
+  if (req.kernel === null) {
+    throw new XentoolError('ERR_CONFIG_VALUE', `${at}: a PV guest needs kernel= (bootloaders such as pygrub are not supported)`);
+  }
+  for (const [key, file] of [
+    ['kernel', req.kernel],
+    ['ramdisk', req.ramdisk],
+  ] as const) {
+    if (file !== null && !obs.files[file]) throw new XentoolError('ERR_CONFIG_FILE', `${at}: ${key} file ${file} does not exist or is not readable`);
+  }
+  if (obs.names.includes(req.name)) throw new XentoolError('ERR_DOMAIN_EXISTS', `domain with name "${req.name}" already exists.`);
+  // The guest gets target pages now; the rest of maxmem is only a limit.
+  if (req.targetMemKiB > obs.freeKiB) {
+    throw new XentoolError(
+      'ERR_CREATE_NO_MEMORY',
+      `${at}: memory=${req.targetMemKiB / 1024} MiB is more than the host has free (${Math.floor(obs.freeKiB / 1024)} MiB)`,
+    );
+  }
+  if (req.passthrough !== 'disabled' && !obs.caps.directio) {
+    throw new XentoolError('ERR_NO_IOMMU', `${at}: passthrough needs an IOMMU, and this host has none enabled (xl info virt_caps lacks directio)`);
+  }
+  // libxl: version 2 if the hypervisor offers it, else 1.
+  const maxGrantVersion = obs.caps.gnttabV2 ? 2 : 1;
+
+  const steps: Step[] = [
+    {
+      op: 'domain.create',
+      type: req.type,
+      uuid: req.uuid,
+      maxVcpus: req.maxVcpus,
+      passthrough: req.passthrough,
+      maxGrantVersion,
+      why: 'every later step needs the domid; the domain starts paused with no memory, so nothing runs until the unpause step',
+    },
+    {
+      op: 'xs.skeleton',
+      name: req.name,
+      uuid: req.uuid,
+      type: req.type,
+      why: 'claims the name at once (a second create of the same name now fails) and gives the guest its own nodes, as libxl__domain_make does before building',
+    },
+    {
+      op: 'domain.build-pre',
+      maxVcpus: req.maxVcpus,
+      maxMemKiB: req.targetMemKiB + MAXMEM_SLACK_KIB,
+      memmapLimitKiB: req.maxMemKiB,
+      why: 'max_vcpus must equal createdomain, setmaxmem must precede populating memory, and the store/console event channels must exist before the image records them in start_info',
+    },
+    {
+      op: 'domain.build-pv',
+      kernel: req.kernel,
+      ramdisk: req.ramdisk,
+      cmdline: req.cmdline,
+      memMiB: Math.floor(req.targetMemKiB / 1024),
+      maxVcpus: req.maxVcpus,
+      why: 'libxenguest loads the kernel and initrd, builds the page tables and start_info, and seeds grants 0 (console) and 1 (xenstore)',
+    },
+    {
+      op: 'xs.build-post',
+      name: req.name,
+      uuid: req.uuid,
+      targetMemKiB: req.targetMemKiB,
+      maxMemKiB: req.maxMemKiB,
+      vcpus: req.vcpus,
+      maxVcpus: req.maxVcpus,
+      kernel: req.kernel,
+      ramdisk: req.ramdisk,
+      cmdline: req.cmdline,
+      why: 'memory/, store/ and cpu/ nodes must exist before the guest connects to xenstore',
+    },
+    {
+      op: 'xs.introduce',
+      why: 'xenstored maps the store ring (oxenstored by its MFN, C xenstored by grant 1) and fires @introduceDomain, which is also what makes xenconsoled look at the guest',
+    },
+    {
+      op: 'console.add',
+      timeoutMs: 10_000,
+      why: 'xenconsoled needs console/ring-ref and port; libxl waits up to 10 s for it to publish console/tty and fails the creation otherwise',
+    },
+  ];
+  for (const p of req.pci) {
+    steps.push({
+      op: 'pci.attach',
+      spec: p.spec,
+      why: 'devices are attached while the guest is still paused, so pcifront finds them at boot',
+    });
+  }
+  if (!req.paused) {
+    steps.push({ op: 'domain.unpause', why: 'last: the guest runs only once everything it reads at boot exists' });
+  }
+  steps.push({
+    op: 'monitor.start',
+    name: req.name,
+    onPoweroff: req.onPoweroff,
+    onReboot: req.onReboot,
+    onCrash: req.onCrash,
+    why: 'Xen leaves a guest that shut itself down as a zombie; the monitor applies on_poweroff/on_reboot/on_crash as xl’s per-domain daemon does',
+  });
+  return { title: `create ${req.name}`, steps };
+}

@@ -1,0 +1,150 @@
+/**
+ * create / destroy / pause / unpause / domid / domname on the simulated host, through the CLI
+ * in-process. The simulated host keeps the real preconditions (free memory, names, IOMMU), so
+ * these check the planner's refusals, the xenstore layout libxl would write, and that any
+ * failure part-way leaves the host exactly as it was.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SimBench } from '../pci/sim-helpers';
+
+let b: SimBench;
+let kernel: string;
+let ramdisk: string;
+
+beforeEach(async () => {
+  b = new SimBench();
+  await b.ok(['sim-init']);
+  kernel = join(b.dir, 'vmlinuz');
+  ramdisk = join(b.dir, 'initrd.gz');
+  writeFileSync(kernel, 'not really a kernel: the simulated builder only opens it');
+  writeFileSync(ramdisk, 'initrd');
+});
+afterEach(() => b.cleanup());
+
+function pvConfig(name: string, extra = ''): string {
+  return b.config(`${name}.cfg`, `name = "${name}"\ntype = "pv"\nkernel = "${kernel}"\nramdisk = "${ramdisk}"\nextra = "console=hvc0"\nmemory = 128\nvcpus = 2\n${extra}`);
+}
+
+describe('create -N', () => {
+  it('prints the plan and the resolved config as JSON and changes nothing', async () => {
+    const before = b.snapshot();
+    const r = await b.ok(['create', '-N', pvConfig('g1'), 'memory=64']);
+    const out = JSON.parse(r.stdout) as { plan: { title: string; steps: { op: string }[] }; config: Record<string, unknown> };
+    expect(out.plan.title).toBe('create g1');
+    expect(out.plan.steps.map((s) => s.op)).toEqual([
+      'domain.create',
+      'xs.skeleton',
+      'domain.build-pre',
+      'domain.build-pv',
+      'xs.build-post',
+      'xs.introduce',
+      'console.add',
+      'domain.unpause',
+      'monitor.start',
+    ]);
+    expect(out.config).toMatchObject({ name: 'g1', type: 'pv', targetMemKiB: 64 * 1024, maxMemKiB: 64 * 1024, vcpus: 2, maxVcpus: 2, cmdline: 'console=hvc0', passthrough: 'disabled', paused: false });
+    expect(out.config.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(b.snapshot()).toEqual(before);
+  });
+
+  it('-p leaves out the unpause step', async () => {
+    const r = await b.ok(['create', '-N', '-p', pvConfig('g1')]);
+    expect((JSON.parse(r.stdout) as { plan: { steps: { op: string }[] } }).plan.steps.map((s) => s.op)).not.toContain('domain.unpause');
+  });
+});
+
+describe('create on the simulated host', () => {
+  it('creates a running PV domain with the xenstore nodes libxl writes', async () => {
+    const r = await b.run(['create', pvConfig('g1')]);
+    expect(r).toMatchObject({ code: 0, stdout: '' });
+    expect(r.stderr).toBe(`Parsing config from ${join(b.dir, 'g1.cfg')}\n`);
+    const domid = (await b.ok(['domid', 'g1'])).stdout.trim();
+    expect(domid).toMatch(/^[1-9][0-9]*$/);
+    expect((await b.ok(['domname', domid])).stdout).toBe('g1\n');
+    const xs = b.xenstore(`/local/domain/${domid}/`);
+    const uuid = xs[`/local/domain/${domid}/vm`]!.slice('/vm/'.length);
+    expect(xs).toMatchObject({
+      [`/local/domain/${domid}/name`]: 'g1',
+      [`/local/domain/${domid}/domid`]: domid,
+      [`/local/domain/${domid}/memory/target`]: String(128 * 1024),
+      [`/local/domain/${domid}/memory/static-max`]: String(128 * 1024),
+      [`/local/domain/${domid}/cpu/0/availability`]: 'online',
+      [`/local/domain/${domid}/cpu/1/availability`]: 'online',
+      [`/local/domain/${domid}/store/port`]: '1',
+      [`/local/domain/${domid}/console/port`]: '2',
+      [`/local/domain/${domid}/console/type`]: 'xenconsoled',
+      [`/local/domain/${domid}/console/tty`]: `/dev/pts/sim${domid}`,
+      [`/local/domain/${domid}/control/platform-feature-xs_reset_watches`]: '1',
+    });
+    expect(b.xenstore(`/vm/${uuid}/`)).toMatchObject({ [`/vm/${uuid}/name`]: 'g1', [`/vm/${uuid}/image/kernel`]: kernel, [`/vm/${uuid}/image/cmdline`]: 'console=hvc0' });
+    expect(b.xenstore(`/libxl/${domid}/`)).toMatchObject({ [`/libxl/${domid}/type`]: 'pv', [`/libxl/${domid}/dm-version`]: 'qemu_xen' });
+    const list = (await b.ok(['list'])).stdout;
+    expect(list).toMatch(new RegExp(`^g1\\s+${domid}\\s+128\\s+2\\s+-b----`, 'm'));
+  });
+
+  it('pause and unpause change the state list shows', async () => {
+    await b.ok(['create', pvConfig('g1')]);
+    await b.ok(['pause', 'g1']);
+    expect((await b.ok(['list', 'g1'])).stdout).toMatch(/^g1\s+\d+\s+128\s+2\s+--p---/m);
+    await b.ok(['unpause', 'g1']);
+    expect((await b.ok(['list', 'g1'])).stdout).toMatch(/^g1\s+\d+\s+128\s+2\s+-b----/m);
+  });
+
+  it('create -p leaves the domain paused', async () => {
+    await b.ok(['create', '-p', pvConfig('g1')]);
+    expect((await b.ok(['list', 'g1'])).stdout).toMatch(/--p---/);
+  });
+
+  it('destroy leaves no node, no domain and the memory free again', async () => {
+    const before = b.xenstore('/');
+    const free = (await b.ok(['info', 'free_memory'])).stdout;
+    await b.ok(['create', pvConfig('g1')]);
+    expect((await b.ok(['info', 'free_memory'])).stdout).not.toBe(free);
+    await b.ok(['destroy', 'g1']);
+    expect(b.xenstore('/')).toEqual(before);
+    expect((await b.ok(['list'])).stdout).not.toMatch(/^g1/m);
+    expect((await b.ok(['info', 'free_memory'])).stdout).toBe(free);
+  });
+
+  it('refuses a second domain with the same name before creating anything', async () => {
+    await b.ok(['create', pvConfig('g1')]);
+    const before = b.snapshot();
+    const r = await b.run(['create', pvConfig('g1')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('domain with name "g1" already exists.');
+    expect(b.snapshot()).toEqual(before);
+  });
+});
+
+describe('bad configs fail before anything is created, with one line', () => {
+  const cases: [string, () => string, RegExp][] = [
+    ['a missing kernel file', () => b.config('x.cfg', `name="x"\ntype="pv"\nkernel="${join(b.dir, 'nope')}"\n`), /kernel file .*nope does not exist/],
+    ['a missing ramdisk file', () => b.config('x.cfg', `name="x"\ntype="pv"\nkernel="${kernel}"\nramdisk="/nonexistent/initrd"\n`), /ramdisk file \/nonexistent\/initrd does not exist/],
+    ['more memory than is free', () => b.config('x.cfg', `name="x"\ntype="pv"\nkernel="${kernel}"\nmemory=1000000\n`), /memory=1000000 MiB is more than the host has free/],
+    ['an unknown type', () => b.config('x.cfg', `name="x"\ntype="xyz"\nkernel="${kernel}"\n`), /Invalid domain type xyz/],
+    ['no kernel', () => b.config('x.cfg', `name="x"\ntype="pv"\n`), /needs kernel=/],
+    ['a PCI device not assignable', () => b.config('x.cfg', `name="x"\ntype="pv"\nkernel="${kernel}"\npci=["00:1f.0"]\n`), /pci device 0000:00:1f.0 is not assignable/],
+  ];
+  it.each(cases)('%s', async (_what, cfg, message) => {
+    const before = b.snapshot();
+    const r = await b.run(['create', cfg()]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('Parsing config'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(b.snapshot()).toEqual(before);
+  });
+});
+
+describe('failure part-way', () => {
+  it.each([1, 2, 3, 4, 5, 6, 7])('a failure at step %i destroys the half-built domain and names the step', async (step) => {
+    const before = b.xenstore('/');
+    const domainsBefore = (await b.ok(['list'])).stdout;
+    const r = await b.run(['create', pvConfig('g1')], { XENTOOL_TEST_FAIL_AT_STEP: String(step) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`create g1: step ${step + 1}/9 \\(.+\\) failed`));
+    expect(b.xenstore('/')).toEqual(before);
+    expect((await b.ok(['list'])).stdout).toBe(domainsBefore);
+  });
+});
