@@ -41,7 +41,15 @@ export function makeProcessContext(inputs: ProcessInputs, prog: string): Command
 }
 
 function testHooks(env: ProcessInputs['env']): Pick<CommandContext, 'testHooks'> {
+  const hooks: NonNullable<CommandContext['testHooks']> = {};
   const failAt = env.XENTOOL_TEST_FAIL_AT_STEP;
-  if (failAt === undefined || !/^[0-9]+$/.test(failAt)) return {};
-  return { testHooks: { failAtStep: Number.parseInt(failAt, 10) } };
+  if (failAt !== undefined && /^[0-9]+$/.test(failAt)) hooks.failAtStep = Number.parseInt(failAt, 10);
+  const killAt = env.XENTOOL_TEST_KILL_AT_STEP;
+  if (killAt !== undefined && /^[0-9]+$/.test(killAt)) {
+    hooks.killAtStep = Number.parseInt(killAt, 10);
+    // SIGKILL, not an exception or exit: nothing runs after it (no finally, no close(), no
+    // exit handlers), which is what a crash, an OOM kill or `kill -9` by an operator does.
+    hooks.killSelf = () => process.kill(process.pid, 'SIGKILL');
+  }
+  return Object.keys(hooks).length === 0 ? {} : { testHooks: hooks };
 }

@@ -20,9 +20,11 @@ export interface CommandContext {
   uid?: number;
   /**
    * Test-only hooks, read from XENTOOL_TEST_* variables by config.ts: make step N of a plan fail
-   * (failure-injection tests). Never set by a user flag.
+   * (failure-injection tests), or kill the process with SIGKILL when step N of a plan is about to
+   * start (crash tests; N equal to the step count kills after the last step, before the intent
+   * record is closed). Never set by a user flag.
    */
-  testHooks?: { failAtStep?: number };
+  testHooks?: { failAtStep?: number; killAtStep?: number; killSelf?: () => void };
 }
 
 /** Writes a whole string and resolves when it has been handed to the stream. */

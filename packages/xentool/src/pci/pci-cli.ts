@@ -46,7 +46,9 @@ export function opOptions(ctx: CommandContext, args: ParsedArgs, out: string[]):
     out: (t) => out.push(t),
     warn: (t) => warnings.push(t),
     progress: p.progress,
+    notice: (t) => void write(ctx.stderr, `${t}\n`),
     ...(ctx.testHooks?.failAtStep !== undefined ? { failAt: ctx.testHooks.failAtStep } : {}),
+    ...(ctx.testHooks?.killAtStep !== undefined && ctx.testHooks.killSelf ? { killAt: { step: ctx.testHooks.killAtStep, kill: ctx.testHooks.killSelf } } : {}),
     finish: async () => {
       await p.done();
       for (const w of warnings) await write(ctx.stderr, `warning: ${w}\n`);

@@ -5,8 +5,10 @@
  */
 import { assessAssignability, isPcibackLoaded, pcibackOps, readInventory, type PciDevice } from '@xentool/pciback';
 import { XentoolError } from '../errors';
-import { applyPlan, type ApplyOptions } from '../plan/apply-plan';
-import { formatPlan, type Plan } from '../plan/plan';
+import type { ApplyOptions } from '../plan/apply-plan';
+import { formatPlan, type Plan, type StepHandlers } from '../plan/plan';
+import { applyWithIntent, refuseIfInterrupted, takeLock, type GuardOptions, type Touches } from '../intent/guarded-apply';
+import { intentStoreFor, recoveryEnvFor } from '../intent/host-intents';
 import { libxlPciPath, readAttached } from './backend-xs';
 import type { PciHost } from './pci-host';
 
@@ -27,6 +29,12 @@ export interface OpOptions {
   progress?(text: string): void;
   /** Test-only failure injection (config.ts reads it from the environment). */
   failAt?: number;
+  /** Test-only: SIGKILL this process at a step boundary (config.ts reads it from the environment). */
+  killAt?: { step: number; kill(): void };
+  /** A line for stderr at once, not after the command (what a waiting invocation waits for). */
+  notice?(text: string): void;
+  /** How long to wait for the real host's lock. */
+  lockTimeoutMs?: number;
   observer?: Pick<ApplyOptions, 'stepStarted' | 'stepDone' | 'stepUndone'>;
 }
 
@@ -127,8 +135,9 @@ export async function pciList(host: PciHost, domArg: string): Promise<AttachedPc
   return readAttached(host.xs, await resolveDomain(host, domArg));
 }
 
-async function run(host: PciHost, plan: Plan, o: OpOptions): Promise<void> {
-  const handlers = pciStepHandlers({
+/** The step handlers over this host's primitives (also what pci-recover undoes with). */
+export function stepHandlersFor(host: PciHost, o: Pick<OpOptions, 'progress' | 'warn'>): StepHandlers {
+  return pciStepHandlers({
     xs: host.xs,
     hv: host.hv,
     pciback: pcibackOps(host.sysfs),
@@ -137,40 +146,74 @@ async function run(host: PciHost, plan: Plan, o: OpOptions): Promise<void> {
     progress: (t) => o.progress?.(t),
     warn: (t) => o.warn(t),
   });
+}
+
+/**
+ * Plans and applies under the crash- and concurrency-safety wrapper (intent/guarded-apply.ts):
+ * on a real host the host-wide lock is taken before the host is observed for planning, so the
+ * plan is made from a state nobody else is changing; an unfinished operation on the same devices
+ * or domains is refused before planning (its half-done state would mislead the planner).
+ */
+async function run(host: PciHost, touches: Touches, makePlan: () => Promise<Plan>, o: OpOptions): Promise<void> {
+  const handlers = stepHandlersFor(host, o);
+  const store = intentStoreFor(host);
   if (o.dryRun) {
-    o.out(formatPlan(plan, handlers, o.verbose));
+    await refuseIfInterrupted(store, touches).catch((e: Error) => o.warn(e.message));
+    o.out(formatPlan(await makePlan(), handlers, o.verbose));
     return;
   }
-  for (const w of plan.warnings ?? []) o.warn(w);
-  await applyPlan(plan, handlers, { ...(o.failAt !== undefined ? { failAt: o.failAt } : {}), ...o.observer });
+  const lock = await takeLock(guardOptions(host, o), touches.devices.length > 0 ? `PCI operation on ${touches.devices.join(', ')}` : 'PCI operation');
+  try {
+    await refuseIfInterrupted(store, touches);
+    const plan = await makePlan();
+    for (const w of plan.warnings ?? []) o.warn(w);
+    await applyWithIntent(store, recoveryEnvFor(host, handlers), plan, handlers, guardOptions(host, o));
+  } finally {
+    await lock?.release();
+  }
+}
+
+function guardOptions(host: PciHost, o: OpOptions): GuardOptions {
+  const checkpoint = (host as { checkpoint?: () => Promise<void> }).checkpoint;
+  return {
+    pid: process.pid,
+    ...(o.failAt !== undefined ? { failAt: o.failAt } : {}),
+    ...(o.killAt ? { killAt: o.killAt } : {}),
+    ...(checkpoint ? { checkpoint: () => checkpoint.call(host) } : {}),
+    ...(host.kind === 'real' ? { lock: { timeoutMs: o.lockTimeoutMs ?? 120_000, onWait: (t: string) => (o.notice ?? o.warn)(t) } } : {}),
+    ...(o.observer ? { observer: o.observer } : {}),
+  };
 }
 
 export async function pciAttach(host: PciHost, domArg: string, req: AttachRequest, o: OpOptions): Promise<void> {
   const domid = await resolveDomain(host, domArg);
-  const domain = await domainView(host, domid);
-  const device = await deviceView(host, req.bdf, { targetDomid: domid, force: req.force });
-  const used = await usedDevices(host);
-  let testAssign: TestAssign = { ok: true };
-  try {
-    await host.hv.testAssignDevice(domid, ((req.bdf.domain << 16) | (req.bdf.bus << 8) | (req.bdf.dev << 3) | req.bdf.func) >>> 0);
-  } catch (e) {
-    testAssign = { ok: false, code: String((e as { code?: string }).code ?? 'EIO') };
-  }
-  const plan = planPciAttach(req, {
-    domain,
-    device,
-    testAssign,
-    iommu: await host.iommuEnabled(),
-    partnersUsedBy: device.coAssign.map((p) => used.get(bdfText(p))),
-  });
-  await run(host, plan, o);
+  await run(host, { devices: [bdfText(req.bdf)], domains: [domid] }, async () => {
+    const domain = await domainView(host, domid);
+    const device = await deviceView(host, req.bdf, { targetDomid: domid, force: req.force });
+    const used = await usedDevices(host);
+    let testAssign: TestAssign = { ok: true };
+    try {
+      await host.hv.testAssignDevice(domid, ((req.bdf.domain << 16) | (req.bdf.bus << 8) | (req.bdf.dev << 3) | req.bdf.func) >>> 0);
+    } catch (e) {
+      testAssign = { ok: false, code: String((e as { code?: string }).code ?? 'EIO') };
+    }
+    return planPciAttach(req, {
+      domain,
+      device,
+      testAssign,
+      iommu: await host.iommuEnabled(),
+      partnersUsedBy: device.coAssign.map((p) => used.get(bdfText(p))),
+    });
+  }, o);
 }
 
 export async function pciDetach(host: PciHost, domArg: string, bdf: Bdf, opts: { force: boolean; timeoutMs: number }, o: OpOptions): Promise<void> {
   const domid = await resolveDomain(host, domArg);
-  const domain = await domainView(host, domid);
-  const device = await deviceView(host, bdf, { targetDomid: domid });
-  await run(host, planPciDetach({ bdf, ...opts }, domain, device), o);
+  await run(host, { devices: [bdfText(bdf)], domains: [domid] }, async () => {
+    const domain = await domainView(host, domid);
+    const device = await deviceView(host, bdf, { targetDomid: domid });
+    return planPciDetach({ bdf, ...opts }, domain, device);
+  }, o);
 }
 
 /** Resolves a `name=` given to a PCI command through `/libxl/pci/<bdf>/name`, as xl does. */
@@ -210,9 +253,9 @@ export async function assignableList(host: PciHost): Promise<AssignableDevice[]>
 }
 
 export async function assignableAdd(host: PciHost, bdf: Bdf, opts: { name?: string; force: boolean }, o: OpOptions): Promise<void> {
-  await run(host, planAssignableAdd(bdf, await deviceView(host, bdf, { force: opts.force }), opts), o);
+  await run(host, { devices: [bdfText(bdf)], domains: [] }, async () => planAssignableAdd(bdf, await deviceView(host, bdf, { force: opts.force }), opts), o);
 }
 
 export async function assignableRemove(host: PciHost, bdf: Bdf, opts: { rebind: boolean }, o: OpOptions): Promise<void> {
-  await run(host, planAssignableRemove(bdf, await deviceView(host, bdf), opts), o);
+  await run(host, { devices: [bdfText(bdf)], domains: [] }, async () => planAssignableRemove(bdf, await deviceView(host, bdf), opts), o);
 }
