@@ -47,10 +47,9 @@ export class SimBench {
   /** The whole host state, minus what moves by itself (CPU time). */
   snapshot(): unknown {
     const s = JSON.parse(readFileSync(join(this.state, 'state.json'), 'utf8')) as {
-      domains: { cpuTimeNs?: string }[];
+      domains: unknown[];
       sysfs: { devices: { resetCount?: number }[] };
     };
-    for (const d of s.domains) delete d.cpuTimeNs;
     // A reset cannot be undone and is not meant to be: how often a device was reset is not host state.
     for (const d of s.sysfs.devices) delete d.resetCount;
     // Xen 4.17 parks every device it takes back from a guest in quarantine (dom_io, XSA-302), so

@@ -43,7 +43,7 @@ export async function createSimDomain(host: SimHost, cfg: DomainConfig, o: OpOpt
     maxMemKiB: maxMiB * 1024,
     vcpus: cfg.vcpus,
     paused: false,
-    cpuTimeNs: '0',
+    createdAtMs: Date.now(),
   };
   host.hv.createDomain(domid, { hvm, iommu: passthrough !== 'disabled' });
   host.state.domains.push(meta);

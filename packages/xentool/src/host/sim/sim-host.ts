@@ -32,8 +32,8 @@ export interface SimDomainMeta {
   maxMemKiB: number;
   vcpus: number;
   paused: boolean;
-  /** Simulated CPU time, advanced a little each invocation. */
-  cpuTimeNs: string;
+  /** When the domain was created (ms since the epoch); its CPU time is derived from it. */
+  createdAtMs: number;
 }
 
 export interface SimHostState {
@@ -67,6 +67,9 @@ export class SimHost implements Host, PciHost {
   private readonly qemus = new Map<number, SimQemu>();
   private closed = false;
 
+  /** The state as loaded, to skip rewriting it when a command changed nothing. */
+  private loadedText = '';
+
   private constructor(
     readonly dir: string,
     readonly state: SimHostState,
@@ -95,6 +98,7 @@ export class SimHost implements Host, PciHost {
       }
       if (state.format !== 'xentool-sim-host/1') throw new XentoolError('ERR_SIM_STATE', `${opts.dir}: unknown simulated host format`);
       const host = new SimHost(opts.dir, state, new XenstoredServer({ snapshot: state.xenstore }), lock);
+      host.loadedText = JSON.stringify(state);
       await host.start();
       return host;
     } catch (e) {
@@ -125,7 +129,7 @@ export class SimHost implements Host, PciHost {
         totalMemKiB: 16 * 1024 * 1024,
         iommu: opts.iommu ?? true,
         nextDomid: 1,
-        domains: [{ domid: 0, uuid: '00000000-0000-0000-0000-000000000000', hvm: false, memKiB: 2048 * 1024, maxMemKiB: 2048 * 1024, vcpus: 2, paused: false, cpuTimeNs: '0' }],
+        domains: [{ domid: 0, uuid: '00000000-0000-0000-0000-000000000000', hvm: false, memKiB: 2048 * 1024, maxMemKiB: 2048 * 1024, vcpus: 2, paused: false, createdAtMs: Date.now() }],
         hypervisor: hv.state,
         xenstore: server.snapshot(),
         sysfs: sysfs.toJSON(),
@@ -246,7 +250,8 @@ export class SimHost implements Host, PciHost {
         maxMemKiB: d.maxMemKiB,
         vcpus: d.vcpus,
         maxVcpus: d.vcpus,
-        cpuTimeNs: BigInt(d.cpuTimeNs),
+        // A mostly idle guest: 1% of a CPU since creation.
+        cpuTimeNs: BigInt(Math.max(0, Date.now() - d.createdAtMs)) * 10_000n,
         hvm: d.hvm,
         dying: false,
         shutdown: false,
@@ -270,6 +275,30 @@ export class SimHost implements Host, PciHost {
     return QmpClient.connect(this.qmpPath(domid), { timeoutMs: 5000 });
   }
 
+  /** Where this host keeps its intent records (crash safety), beside the state. */
+  get intentDir(): string {
+    return path.join(this.dir, 'intents');
+  }
+
+  /**
+   * Persists the whole state now (atomically: temp file, fsync, rename), without stopping
+   * anything. The state is otherwise written only by close(), so a process killed while an
+   * intent is open would lose every change it made and the intent record with them (the record
+   * lives in the simulated xenstore too); the intent log calls this at every step boundary so that
+   * what is on disk is always a state the real host could have been in at that moment.
+   */
+  async checkpoint(): Promise<void> {
+    if (this.closed) return;
+    await this.settle();
+    this.state.xenstore = this.server.snapshot();
+    this.state.sysfs = this.sysfs.toJSON();
+    this.state.hypervisor = this.hv.state;
+    await writeStateFile(this.dir, this.state);
+    // What is on disk is now this checkpoint, not the state as loaded: close() must write even
+    // when the command ends where it started (a failed step rolled back after a checkpoint).
+    this.loadedText = '';
+  }
+
   /** Saves the whole state and releases the directory. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -280,12 +309,11 @@ export class SimHost implements Host, PciHost {
       for (const q of this.qemus.values()) await q.close();
       await this.pciback.stop();
       await this.xs.close();
-      for (const d of this.state.domains) if (d.domid !== 0) d.cpuTimeNs = (BigInt(d.cpuTimeNs) + 100_000_000n).toString();
       this.state.xenstore = this.server.snapshot();
       this.state.sysfs = this.sysfs.toJSON();
       this.state.hypervisor = this.hv.state;
       await this.server.close();
-      await writeStateFile(this.dir, this.state);
+      if (JSON.stringify(this.state) !== this.loadedText) await writeStateFile(this.dir, this.state);
     } finally {
       await this.lock?.release();
     }
