@@ -8,6 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { pvGuestConfig, waitForGuestPci, writeGuestConfig } from './guests';
 import { PROJECT_DIR, PROJECT_IN_DOM0, saveTranscript, suiteVm } from './suite';
 import type { XenVm } from './xen-vm';
 
@@ -29,12 +30,15 @@ function infoLines(text: string): string[] {
   return text.split('\n').filter((l) => !VOLATILE_INFO.has(l.split(/\s*:/)[0]));
 }
 
-/** xl list rows without the Time(s) column, which moves between the two calls. */
+/**
+ * xl list rows without what moves between two calls: the Time(s) column, and the r (running) and
+ * b (blocked) state flags, which flip as the guest's init polls and as dom0 runs the tools.
+ */
 function listRows(text: string): string[] {
   return text
     .trimEnd()
     .split('\n')
-    .map((l) => l.replace(/\s+\S+$/, ''));
+    .map((l) => l.replace(/\s+\S+$/, '').replace(/[-r][-b]([-p][-s][-c][-d])$/, '..$1'));
 }
 
 let vm: XenVm;
@@ -72,6 +76,24 @@ beforeAll(() => {
     expect({ code: xt.code, stderr: xt.stderr }).toEqual({ code: 0, stderr: '' });
     expect(listRows(xt.stdout)).toEqual(listRows(xl.stdout));
     expect(xt.stdout).toMatch(/^Domain-0\s+0\s/m);
+  });
+
+  test('with a PV guest running: xentool list and xentool list NAME agree with xl', async () => {
+    const cfg = writeGuestConfig(vm, 'lst', pvGuestConfig('lst', { passthrough: false, memoryMiB: 96 }));
+    try {
+      await vm.execOk(`xl create ${cfg}`, { timeoutS: 180 });
+      await waitForGuestPci(vm, 'lst', () => true, 0, 180_000);
+      const xl = await vm.execOk('xl list');
+      const xt = await vm.execOk(`${XENTOOL} list`);
+      saveTranscript('xentool/xentool-list-with-guest.stdout.txt', xt.stdout);
+      expect(listRows(xt.stdout)).toEqual(listRows(xl.stdout));
+      expect(xt.stdout).toMatch(/^lst\s+\d+\s+96\s+1\s/m);
+      const one = await vm.execOk(`${XENTOOL} list lst`);
+      const oneXl = await vm.execOk('xl list lst');
+      expect(listRows(one.stdout)).toEqual(listRows(oneXl.stdout));
+    } finally {
+      await vm.exec('xl destroy lst');
+    }
   });
 
   test('xentool list of an unknown domain fails like xl does', async () => {
