@@ -18,11 +18,13 @@ import { command as pciAssignableAdd } from './pci-assignable-add';
 import { command as pciAssignableList } from './pci-assignable-list';
 import { command as pciAssignableRemove } from './pci-assignable-remove';
 import { command as pciAttach } from './pci-attach';
+import { command as pciAudit } from './pci-audit';
 import { command as pciCheck } from './pci-check';
 import { command as pciDetach } from './pci-detach';
 import { command as pciDevices } from './pci-devices';
 import { command as pciHideLine } from './pci-hide-line';
 import { command as pciList } from './pci-list';
+import { command as pciRecover } from './pci-recover';
 import { command as pciSpec } from './pci-spec';
 import { command as simCreate } from './sim-create';
 import { command as simDestroy } from './sim-destroy';
@@ -46,11 +48,13 @@ export function allCommands(): CommandSpec[] {
     pciAssignableList,
     pciAssignableRemove,
     pciAttach,
+    pciAudit,
     pciCheck,
     pciDetach,
     pciDevices,
     pciHideLine,
     pciList,
+    pciRecover,
     pciSpec,
     simCreate,
     simDestroy,
