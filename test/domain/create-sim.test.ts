@@ -148,3 +148,53 @@ describe('failure part-way', () => {
     expect((await b.ok(['list'])).stdout).toBe(domainsBefore);
   });
 });
+
+describe('shutdown and reboot on the simulated host (the host plays the guest and the monitor)', () => {
+  it('shutdown -w: the guest powers off, on_poweroff=destroy removes it and every node', async () => {
+    const before = b.xenstore('/');
+    await b.ok(['create', pvConfig('g1')]);
+    const domid = (await b.ok(['domid', 'g1'])).stdout.trim();
+    const r = await b.ok(['shutdown', '-w', 'g1']);
+    expect(r.stderr).toBe(`Shutting down domain ${domid}\nWaiting for 1 domains\nDomain ${domid} has been destroyed\n`);
+    expect((await b.ok(['list'])).stdout).not.toMatch(/^g1/m);
+    expect(b.xenstore('/')).toEqual(before);
+  });
+
+  it('on_poweroff=preserve leaves the domain in place', async () => {
+    await b.ok(['create', pvConfig('g1', 'on_poweroff="preserve"\n')]);
+    await b.ok(['shutdown', 'g1']);
+    expect((await b.ok(['list'])).stdout).toMatch(/^g1\s/m);
+  });
+
+  it('reboot: on_reboot=restart destroys and creates it again with the same name and uuid', async () => {
+    await b.ok(['create', pvConfig('g1')]);
+    const domid = (await b.ok(['domid', 'g1'])).stdout.trim();
+    const uuid = b.xenstore(`/local/domain/${domid}/vm`)[`/local/domain/${domid}/vm`];
+    const r = await b.ok(['reboot', 'g1']);
+    expect(r.stderr).toBe(`Rebooting domain ${domid}\n`);
+    const again = (await b.ok(['domid', 'g1'])).stdout.trim();
+    expect(again).not.toBe(domid);
+    expect(b.xenstore(`/local/domain/${again}/vm`)[`/local/domain/${again}/vm`]).toBe(uuid);
+    expect(b.xenstore(`/local/domain/${domid}/`)).toEqual({});
+    expect((await b.ok(['list'])).stdout.match(/^g1\s/gm)).toHaveLength(1);
+  });
+
+  it('shutdown of an unknown domain fails like xl', async () => {
+    const r = await b.run(['shutdown', 'nosuch']);
+    expect(r).toMatchObject({ code: 1, stdout: '' });
+    expect(r.stderr).toContain('nosuch is an invalid domain identifier (rc=-6)');
+  });
+});
+
+describe('domid / domname', () => {
+  it('fail with xl’s messages for unknown domains', async () => {
+    const a = await b.run(['domid', 'nosuch']);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toContain("Can't get domid of domain name 'nosuch', maybe this domain does not exist.");
+    const n = await b.run(['domname', '77']);
+    expect(n.code).toBe(1);
+    expect(n.stderr).toContain("Can't get domain name of domain id '77', maybe this domain does not exist.");
+    expect((await b.ok(['domname', '0'])).stdout).toBe('Domain-0\n');
+    expect((await b.ok(['domid', 'Domain-0'])).stdout).toBe('0\n');
+  });
+});

@@ -26,6 +26,8 @@ import { command as pciHideLine } from './pci-hide-line';
 import { command as pciList } from './pci-list';
 import { command as pciRecover } from './pci-recover';
 import { command as pciSpec } from './pci-spec';
+import { command as reboot } from './reboot';
+import { command as shutdown } from './shutdown';
 import { command as simCreate } from './sim-create';
 import { command as simDestroy } from './sim-destroy';
 import { command as simGuest } from './sim-guest';
@@ -56,6 +58,8 @@ export function allCommands(): CommandSpec[] {
     pciList,
     pciRecover,
     pciSpec,
+    reboot,
+    shutdown,
     simCreate,
     simDestroy,
     simGuest,

@@ -4,6 +4,7 @@
  * DomainOps and the host's xenstore, and returns xl's exit code.
  */
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
 import type { ParsedArgs } from '../command';
 import type { CommandContext } from '../context';
 import { write } from '../context';
@@ -16,6 +17,8 @@ import { applyCreate } from './create-domain';
 import { destroyDomain } from './destroy-domain';
 import type { DomainOps } from './domain-ops';
 import { type DomainHost, openDomainHost } from './open-domain-host';
+import { type ActionHooks, applyShutdownAction, readMonitorInfo, recordMonitorInfo, requestShutdown, waitForDomainEvent } from './lifecycle';
+import { runMonitor, spawnMonitor } from './monitor';
 import { type CreateObservation, planCreate } from './plan-create';
 
 export type OpenDomainHost = (ctx: CommandContext, args: ParsedArgs) => Promise<DomainHost>;
@@ -70,68 +73,138 @@ async function checkPciAssignable(h: DomainHost, pci: PciConfigEntry[], source: 
 }
 
 export async function runCreate(open: OpenDomainHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
-  const { readConfigFile, domainConfigFromFile } = await import('../config/index');
   const file = String(args.config);
   const overrides = ((args.overrides as unknown[] | undefined) ?? []).map(String);
+  if (args.monitor !== undefined) return runMonitorMode(open, args, ctx, Number(args.monitor));
   const dryRun = args.dryRun === true;
   if (!dryRun) await write(ctx.stderr, `Parsing config from ${file}\n`);
-  const cfg = domainConfigFromFile(await readConfigFile(file, overrides));
-  for (const w of cfg.warnings) await write(ctx.stderr, `warning: ${w}\n`);
-  const req = resolveCreate(cfg, { uuid: randomUUID(), paused: args.paused === true });
   return withDomainHost(open, ctx, args, async (h) => {
     requireRoot(h, ctx, args, 'create');
-    const plan = planCreate(req, await observeCreate(h.ops, req));
-    await checkPciAssignable(h, req.pci, req.source);
-    if (dryRun) {
-      await write(ctx.stdout, JSON.stringify({ plan, config: req }, null, 2) + '\n');
-      return 0;
-    }
-    const { pciAttach, pciDetach, resolveDomain } = await import('../pci/pci-ops');
-    const { readAttached } = await import('../pci/backend-xs');
-    const { parsePciSpec } = await import('../pci-spec/parse-pci-spec');
-    const warnings: string[] = [];
-    const pciOpts = { dryRun: false, verbose: ctx.verbose, out: () => undefined, warn: (t: string) => void warnings.push(t) };
-    const domid = await applyCreate(
-      plan,
-      h.ops,
-      {
-        attachPci: async (d, spec) => {
-          const p = parsePciSpec(spec);
-          await pciAttach(
-            h.host,
-            String(d),
-            {
-              bdf: { domain: p.domain, bus: p.bus, dev: p.dev, func: p.func },
-              ...(p.vdevfn ? { vslot: p.vdevfn >> 3 } : {}),
-              permissive: p.permissive || cfg.pci_permissive,
-              msitranslate: p.msitranslate || cfg.pci_msitranslate,
-              powerMgmt: p.power_mgmt || cfg.pci_power_mgmt,
-              seize: p.seize || cfg.pci_seize,
-              rdmPolicy: p.rdm_policy === 'relaxed' ? 'relaxed' : 'strict',
-              force: false,
-              timeoutMs: 10_000,
-            },
-            pciOpts,
-          );
-        },
-        startMonitor: async (d, s) => {
-          if (h.ops.kind !== 'real') return;
-          const { spawnMonitor } = await import('./monitor');
-          await spawnMonitor(ctx, d, { name: req.name, onPoweroff: String(s.onPoweroff), onReboot: String(s.onReboot), onCrash: String(s.onCrash), config: file, overrides });
-        },
-        ...(ctx.verbose ? { onBuildStep: (sc: string) => void write(ctx.stderr, `  ${sc}\n`) } : {}),
-        detachAllPci: async (d: number) => {
-          for (const a of await readAttached(h.host.xs, d)) {
-            await pciDetach(h.host, String(await resolveDomain(h.host, String(d))), a, { force: true, timeoutMs: 1000 }, pciOpts);
-          }
-        },
-      },
-      ctx.testHooks?.failAtStep !== undefined ? { failAt: ctx.testHooks.failAtStep } : {},
-    );
-    for (const w of warnings) await write(ctx.stderr, `warning: ${w}\n`);
-    if (ctx.verbose) await write(ctx.stderr, `created domain ${req.name} (domid ${domid})\n`);
+    await createFromConfig(h, ctx, { file, overrides, paused: args.paused === true, dryRun });
     return 0;
   });
+}
+
+interface CreateCall {
+  file: string;
+  overrides: string[];
+  paused: boolean;
+  dryRun: boolean;
+  /** A restart keeps the domain's uuid (xl re-creates from the same libxl_domain_config). */
+  uuid?: string;
+}
+
+/** Reads the config, plans, and applies (or prints the plan for -N). Returns the new domid, or -1 for -N. */
+export async function createFromConfig(h: DomainHost, ctx: CommandContext, c: CreateCall): Promise<number> {
+  const { readConfigFile, domainConfigFromFile } = await import('../config/index');
+  const cfg = domainConfigFromFile(await readConfigFile(c.file, c.overrides));
+  for (const w of cfg.warnings) await write(ctx.stderr, `warning: ${w}\n`);
+  const req = resolveCreate(c.uuid ? { ...cfg, uuid: cfg.uuid ?? c.uuid } : cfg, { uuid: c.uuid ?? randomUUID(), paused: c.paused });
+  const plan = planCreate(req, await observeCreate(h.ops, req));
+  await checkPciAssignable(h, req.pci, req.source);
+  if (c.dryRun) {
+    await write(ctx.stdout, JSON.stringify({ plan, config: req }, null, 2) + '\n');
+    return -1;
+  }
+  const { pciAttach } = await import('../pci/pci-ops');
+  const { parsePciSpec } = await import('../pci-spec/parse-pci-spec');
+  const warnings: string[] = [];
+  const pciOpts = { dryRun: false, verbose: ctx.verbose, out: () => undefined, warn: (t: string) => void warnings.push(t) };
+  const domid = await applyCreate(
+    plan,
+    h.ops,
+    {
+      attachPci: async (d, spec) => {
+        const p = parsePciSpec(spec);
+        await pciAttach(
+          h.host,
+          String(d),
+          {
+            bdf: { domain: p.domain, bus: p.bus, dev: p.dev, func: p.func },
+            ...(p.vdevfn ? { vslot: p.vdevfn >> 3 } : {}),
+            permissive: p.permissive || cfg.pci_permissive,
+            msitranslate: p.msitranslate || cfg.pci_msitranslate,
+            powerMgmt: p.power_mgmt || cfg.pci_power_mgmt,
+            seize: p.seize || cfg.pci_seize,
+            rdmPolicy: p.rdm_policy === 'relaxed' ? 'relaxed' : 'strict',
+            force: false,
+            timeoutMs: 10_000,
+          },
+          pciOpts,
+        );
+      },
+      startMonitor: async (d) => {
+        await recordMonitorInfo(h.ops, d, {
+          name: req.name,
+          uuid: req.uuid,
+          onPoweroff: req.onPoweroff,
+          onReboot: req.onReboot,
+          onCrash: req.onCrash,
+          config: path.resolve(ctx.cwd, c.file),
+          overrides: c.overrides,
+        });
+        // The simulated host has no processes of its own: its shutdown command plays the monitor.
+        if (h.ops.kind === 'real') await spawnMonitor(ctx, d, { name: req.name, config: path.resolve(ctx.cwd, c.file), overrides: c.overrides });
+      },
+      ...(ctx.verbose ? { onBuildStep: (sc: string) => void write(ctx.stderr, `  ${sc}\n`) } : {}),
+      detachAllPci: (d: number) => detachAll(h, d, ctx),
+    },
+    ctx.testHooks?.failAtStep !== undefined ? { failAt: ctx.testHooks.failAtStep } : {},
+  );
+  for (const w of warnings) await write(ctx.stderr, `warning: ${w}\n`);
+  if (ctx.verbose) await write(ctx.stderr, `created domain ${req.name} (domid ${domid})\n`);
+  return domid;
+}
+
+/** What a shut-down domain's action needs: destroy as `destroy` does, re-create as `create` does. */
+function actionHooks(h: DomainHost, ctx: CommandContext, log: (l: string) => void): ActionHooks {
+  return {
+    destroy: (d) => destroyDomain(h.ops, d, { detachAllPci: (id) => detachAll(h, id, ctx) }),
+    recreate: async (m) => {
+      await createFromConfig(h, ctx, { file: m.config, overrides: m.overrides, paused: false, dryRun: false, uuid: m.uuid });
+    },
+    log,
+  };
+}
+
+/** `create --monitor DOMID CFG`: the detached per-domain monitor (see monitor.ts). */
+async function runMonitorMode(open: OpenDomainHost, args: ParsedArgs, ctx: CommandContext, domid: number): Promise<number> {
+  const stamp = () => new Date().toISOString();
+  const log = (l: string) => void write(ctx.stderr, `${stamp()} ${l}\n`);
+  return withDomainHost(open, ctx, args, async (h) => {
+    await runMonitor(h, domid, actionHooks(h, ctx, log));
+    return 0;
+  });
+}
+
+export async function runShutdown(open: OpenDomainHost, args: ParsedArgs, ctx: CommandContext, what: 'poweroff' | 'reboot'): Promise<number> {
+  return withDomainHost(open, ctx, args, async (h) => {
+    requireRoot(h, ctx, args, what === 'poweroff' ? 'shutdown' : 'reboot');
+    const d = findDomain(await h.ops.domains(), String(args.domain));
+    if (d.domid === 0) throw new XentoolError('ERR_DOMAIN_INVALID', 'Cannot shut down domain 0 from here.');
+    await write(ctx.stderr, `${what === 'poweroff' ? 'Shutting down' : 'Rebooting'} domain ${d.domid}\n`);
+    await requestShutdown(h.ops, d, what);
+    if (h.ops.kind === 'sim') await simulateGuestShutdown(h, ctx, d.domid, what);
+    if (args.wait === true) {
+      await write(ctx.stderr, 'Waiting for 1 domains\n');
+      const timeoutMs = args.timeout === undefined ? undefined : Number(args.timeout) * 1000;
+      const ev = await waitForDomainEvent(h.ops, d.domid, { stopAtShutdown: false, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+      if (ev.kind === 'death') await write(ctx.stderr, `Domain ${d.domid} has been destroyed\n`);
+    }
+    return 0;
+  });
+}
+
+/**
+ * The simulated guest: its xenbus driver acknowledges control/shutdown by clearing it and
+ * calls SCHEDOP_shutdown; the simulated host then does at once what the monitor would do.
+ */
+async function simulateGuestShutdown(h: DomainHost, ctx: CommandContext, domid: number, what: 'poweroff' | 'reboot'): Promise<void> {
+  await h.ops.xs.write(`/local/domain/${domid}/control/shutdown`, '');
+  await h.ops.remoteShutdown(domid, what);
+  const info = await readMonitorInfo(h.ops, domid);
+  if (!info) return;
+  await applyShutdownAction(domid, info, what, { ...actionHooks(h, ctx, () => undefined) });
 }
 
 /** Force-removes a domain's PCI devices through the PCI commands' code (xl destroy does the same). */
