@@ -104,6 +104,16 @@ describe('HVM attach and detach through QMP', () => {
     expect(b.xenstore('/local/domain/0/backend/pci/1/0')['/local/domain/0/backend/pci/1/0/vdevfn-0']).toBe('38');
   });
 
+  it('attaches every function of a slot with BB:DD.*@VSLOT, function 0 last, and needs the slot', async () => {
+    await b.ok(['pci-assignable-add', '02:00.0']);
+    await b.ok(['pci-assignable-add', '02:00.1']);
+    const noSlot = await b.run(['pci-attach', 'hvm1', '02:00.*']);
+    expect(noSlot).toMatchObject({ code: 1, stderr: 'Must specify a v-slot for multi-function devices (0000:02:00.*@VSLOT)\n' });
+    await b.ok(['pci-attach', 'hvm1', '02:00.*@6']);
+    expect((await b.ok(['pci-list', 'hvm1'])).stdout).toBe('Vdev Device\n06.1 0000:02:00.1\n06.0 0000:02:00.0\n');
+    expect((await b.ok(['sim-guest', 'hvm1'])).stdout).toBe('guest sees 0000:00:06.0 (host 0000:02:00.0)\nguest sees 0000:00:06.1 (host 0000:02:00.1)\n');
+  });
+
   it("takes QEMU's choice without a slot (the first free one)", async () => {
     await b.ok(['pci-attach', 'hvm1', '01:00.0']);
     expect((await b.ok(['pci-list', 'hvm1'])).stdout).toBe('Vdev Device\n04.0 0000:01:00.0\n');

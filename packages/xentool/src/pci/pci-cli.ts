@@ -114,13 +114,11 @@ export async function runPciAttach(open: OpenPciHost, args: ParsedArgs, ctx: Com
   return withHost(open, ctx, args, async (host) => {
     requireRoot(host, ctx, args, 'pci-attach');
     for (const w of warnings) await write(ctx.stderr, `warning: ${w}\n`);
-    if (spec.vfunc_mask === 0xffffffff) {
-      throw new XentoolError('ERR_UNSUPPORTED', `multi-function attach ('*') is not supported yet; attach the functions one at a time`);
-    }
     const bdf = await specBdf(host, spec);
     const o = opOptions(ctx, args, []);
+    const attach = spec.vfunc_mask === 0xffffffff ? ops.pciAttachAllFunctions : ops.pciAttach;
     try {
-      await ops.pciAttach(
+      await attach(
         host,
         String(args.domain),
         {

@@ -17,7 +17,7 @@ import { planPciAttach, type AttachRequest } from './plan-pci-attach';
 import { planPciDetach } from './plan-pci-detach';
 import { pciStepHandlers } from './step-handlers';
 import type { AttachedPci, Bdf } from './types';
-import { bdfText, bdfXsKey } from './types';
+import { bdfText, bdfXsKey, machineSbdf } from './types';
 import type { DeviceModel, DeviceView, DomainView, TestAssign } from './view';
 
 export interface OpOptions {
@@ -193,7 +193,7 @@ export async function pciAttach(host: PciHost, domArg: string, req: AttachReques
     const used = await usedDevices(host);
     let testAssign: TestAssign = { ok: true };
     try {
-      await host.hv.testAssignDevice(domid, ((req.bdf.domain << 16) | (req.bdf.bus << 8) | (req.bdf.dev << 3) | req.bdf.func) >>> 0);
+      await host.hv.testAssignDevice(domid, machineSbdf(req.bdf));
     } catch (e) {
       testAssign = { ok: false, code: String((e as { code?: string }).code ?? 'EIO') };
     }
@@ -204,6 +204,46 @@ export async function pciAttach(host: PciHost, domArg: string, req: AttachReques
       iommu: await host.iommuEnabled(),
       partnersUsedBy: device.coAssign.map((p) => used.get(bdfText(p))),
     });
+  }, o);
+}
+
+/**
+ * `BB:DD.*` (libxl's LIBXL_PCI_FUNC_ALL): every function of the slot present on the host, in
+ * one plan, functions 7 down to 0 as libxl adds them (the guest sees the slot when function 0
+ * arrives). A virtual slot is required and every function must be held by pciback, as in libxl.
+ */
+export async function pciAttachAllFunctions(host: PciHost, domArg: string, req: AttachRequest, o: OpOptions): Promise<void> {
+  const b = bdfText({ ...req.bdf, func: 0 }).replace(/\.0$/, '.*');
+  if (req.vslot === undefined) throw new XentoolError('ERR_USAGE', `Must specify a v-slot for multi-function devices (${b}@VSLOT)`, 1);
+  const inv = readInventory(host.sysfs);
+  const funcs = inv.filter((d) => d.domain === req.bdf.domain && d.bus === req.bdf.bus && d.dev === req.bdf.dev).map((d) => d.fn);
+  if (funcs.length === 0) throw new XentoolError('ERR_DEVICE_NOT_FOUND', `PCI device ${b} does not exist on this host`);
+  for (const f of funcs) {
+    const d = inv.find((x) => x.domain === req.bdf.domain && x.bus === req.bdf.bus && x.dev === req.bdf.dev && x.fn === f)!;
+    if (d.driver !== 'pciback' && !req.seize) throw new XentoolError('ERR_DEVICE_NOT_ASSIGNABLE', `${d.bdf} is not assigned to pciback driver`);
+  }
+  const domid = await resolveDomain(host, domArg);
+  const bdfs = [...funcs].sort((x, y) => y - x).map((f) => ({ ...req.bdf, func: f }));
+  await run(host, { devices: bdfs.map(bdfText), domains: [domid] }, async () => {
+    const domain = await domainView(host, domid);
+    const used = await usedDevices(host);
+    const iommu = await host.iommuEnabled();
+    const steps: Plan['steps'] = [];
+    const warnings: string[] = [];
+    for (const bdf of bdfs) {
+      const device = await deviceView(host, bdf, { targetDomid: domid, force: req.force, inventory: inv });
+      let testAssign: TestAssign = { ok: true };
+      try {
+        await host.hv.testAssignDevice(domid, machineSbdf(bdf));
+      } catch (e) {
+        testAssign = { ok: false, code: String((e as { code?: string }).code ?? 'EIO') };
+      }
+      const partnersUsedBy = device.coAssign.map((p) => used.get(bdfText(p)));
+      const p = planPciAttach({ ...req, bdf, vfunc: bdf.func }, { domain, device, testAssign, iommu, partnersUsedBy });
+      steps.push(...p.steps);
+      warnings.push(...(p.warnings ?? []));
+    }
+    return { title: `pci-attach ${domain.name ?? domid} ${b}@${req.vslot!.toString(16)}`, steps, warnings: [...new Set(warnings)] };
   }, o);
 }
 

@@ -23,6 +23,8 @@ export interface AttachRequest {
   bdf: Bdf;
   /** Requested guest slot (0..0x1f), if any. */
   vslot?: number;
+  /** Guest function within the slot (multi-function attach); 0 otherwise, as libxl forces it. */
+  vfunc?: number;
   permissive: boolean;
   msitranslate: boolean;
   powerMgmt: boolean;
@@ -112,7 +114,7 @@ export function planPciAttach(req: AttachRequest, v: AttachView): Plan {
     why: 'the IOMMU must map the device to the guest before the guest can see it',
   });
   const opts = `msitranslate=${+req.msitranslate},power_mgmt=${+req.powerMgmt},permissive=${+req.permissive},rdm_policy=${req.rdmPolicy}`;
-  const vdevfn = req.vslot === undefined ? undefined : req.vslot << 3;
+  const vdevfn = req.vslot === undefined ? undefined : (req.vslot << 3) | (req.vfunc ?? 0);
   if (d.hvm) {
     steps.push({
       op: 'hvm.deviceAdd',
