@@ -17,6 +17,14 @@ const PV = (name: string, pci = '') => `name = "${name}"\ntype = "pv"\nmemory = 
 const HVM = (name: string) => `name = "${name}"\ntype = "hvm"\nmemory = 1024\npassthrough = "enabled"\n`;
 
 describe('seed host', () => {
+  it('info --json carries the same fields as the text', async () => {
+    const text = (await b.ok(['info'])).stdout;
+    const json = JSON.parse((await b.ok(['info', '--json'])).stdout) as Record<string, string>;
+    expect(Object.keys(json)).toEqual(text.trim().split('\n').map((l) => l.split(' : ')[0]!.trim()));
+    expect(json.xen_major).toBe('4');
+    expect(json.virt_caps).toMatch(/hvm_directio/);
+  });
+
   it('lists the devices hidden at boot as assignable, each line with xl trailing space', async () => {
     expect((await b.ok(['pci-assignable-list'])).stdout).toBe('0000:01:00.0 \n0000:03:00.0 \n');
   });

@@ -64,6 +64,13 @@ describe('runCli', () => {
     expect(ctx2.stderr.text).toMatch(/no-such-command/);
   });
 
+  it('refuses an unknown option with one line and exit 2, before running anything', async () => {
+    const ctx = captureContext();
+    expect(await runCli(['echo', 'a', '--uper'], ctx, { commands })).toBe(2);
+    expect(ctx.stdout.text).toBe('');
+    expect(ctx.stderr.text).toBe('Unknown argument: uper\n');
+  });
+
   it('never prints a stack trace for an unexpected error unless --verbose', async () => {
     const ctx = captureContext();
     expect(await runCli(['crashes'], ctx, { commands })).toBe(1);

@@ -30,7 +30,7 @@ export async function runCli(args: string[], ctx: CommandContext, opts: CliOptio
     .option('sim', { type: 'boolean', global: true, describe: 'Run against the simulated host' })
     .option('sim-dir', { type: 'string', global: true, describe: 'State directory of the simulated host' })
     .option('dry-run', { alias: 'N', type: 'boolean', global: true, describe: 'Print the plan; change nothing' })
-    .strictCommands()
+    .strict()
     .demandCommand(1, 'a subcommand is required')
     .version(false)
     .help()

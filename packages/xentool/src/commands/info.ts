@@ -14,6 +14,18 @@ export async function runInfo(host: Host, args: ParsedArgs, ctx: CommandContext)
   const { formatXlInfo } = await import('../format/xl-info');
   const info = await host.info();
   const name = args.name === undefined ? undefined : String(args.name);
+  if (args.json) {
+    // The same fields and values as the text, as one object: `{"host": "...", "nr_cpus": "4", ...}`.
+    const fields: Record<string, string> = {};
+    for (const line of formatXlInfo(info).split('\n')) {
+      const i = line.indexOf(' : ');
+      if (i < 0) continue;
+      const key = line.slice(0, i).trim();
+      if (name === undefined || key.startsWith(name)) fields[key] = line.slice(i + 3);
+    }
+    await write(ctx.stdout, JSON.stringify(fields, null, 2) + '\n');
+    return 0;
+  }
   await write(ctx.stdout, formatXlInfo(info, name));
   return 0;
 }
@@ -22,7 +34,8 @@ export function makeInfoCommand(openHost: OpenHostFn = loadOpenHost): CommandSpe
   return {
     command: 'info [name]',
     describe: 'Print host and hypervisor information, as xl info (a name prints only the values of matching fields)',
-    builder: (y) => y.positional('name', { type: 'string', describe: 'field name prefix, e.g. free_memory' }),
+    builder: (y) =>
+      y.positional('name', { type: 'string', describe: 'field name prefix, e.g. free_memory' }).option('json', { type: 'boolean', describe: 'JSON output' }),
     run: async (args, ctx) => {
       const host = await openHost(ctx, args);
       try {
