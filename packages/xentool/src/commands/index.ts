@@ -6,6 +6,7 @@
  */
 import type { CommandSpec } from '../command';
 import { command as configDump } from './config-dump';
+import { command as consoleCmd } from './console';
 import { command as create } from './create';
 import { command as demo } from './demo';
 import { command as destroy } from './destroy';
@@ -38,6 +39,7 @@ import { command as xenstored } from './xenstored';
 export function allCommands(): CommandSpec[] {
   return [
     configDump,
+    consoleCmd,
     create,
     demo,
     destroy,

@@ -19,6 +19,7 @@ import type { DomainOps } from './domain-ops';
 import { type DomainHost, openDomainHost } from './open-domain-host';
 import { type ActionHooks, applyShutdownAction, readMonitorInfo, recordMonitorInfo, requestShutdown, waitForDomainEvent } from './lifecycle';
 import { runMonitor, spawnMonitor } from './monitor';
+import type { ConsoleIo } from './console';
 import { type CreateObservation, planCreate } from './plan-create';
 
 export type OpenDomainHost = (ctx: CommandContext, args: ParsedArgs) => Promise<DomainHost>;
@@ -263,3 +264,29 @@ export async function runDomname(open: OpenDomainHost, args: ParsedArgs, ctx: Co
 }
 
 export const defaultOpen: OpenDomainHost = openDomainHost;
+
+/**
+ * `console [-t pv|serial] [-n N] DOMAIN`. The keyboard side is `input` (the CLI's stdin): the
+ * command context carries only output streams, so bin/ passes stdin in when it exists.
+ */
+export async function runConsoleCommand(open: OpenDomainHost, args: ParsedArgs, ctx: CommandContext, input: ConsoleIo['input']): Promise<number> {
+  const type = args.type === undefined ? undefined : String(args.type);
+  if (type !== undefined && type !== 'pv' && type !== 'serial') throw new XentoolError('ERR_USAGE', `console type must be pv or serial, got ${type}`, 2);
+  const num = args.num === undefined ? 0 : Number(args.num);
+  return withDomainHost(open, ctx, args, async (h) => {
+    const d = findDomain(await h.ops.domains(), String(args.domain));
+    if (h.ops.kind === 'sim') throw new XentoolError('ERR_UNSUPPORTED', 'the simulated host has no consoles to connect to');
+    // libxl: serial is the default for HVM guests, PV for the others.
+    const t = (type ?? (d.hvm ? 'serial' : 'pv')) as 'pv' | 'serial';
+    const { runConsole, consoleTtyPath } = await import('./console');
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    process.once('SIGTERM', stop);
+    try {
+      await runConsole(h.ops.xs, consoleTtyPath(d.domid, t, num), { input, output: ctx.stdout }, { signal: ac.signal });
+    } finally {
+      process.off('SIGTERM', stop);
+    }
+    return 0;
+  });
+}

@@ -1,0 +1,214 @@
+/**
+ * Issue 9, PV lifecycle on real Xen 4.17 without libxl: `xentool create` builds the busybox
+ * guest through libxenctrl/libxenguest (koffi) and our own xenstore client, xenconsoled serves
+ * its console, and the guest's /init runs. Then: xl and xentool list it alike, the console is
+ * reachable, `shutdown -w` ends it through the per-domain monitor, `destroy` leaves no xenstore
+ * node, no monitor process and no memory behind, `xl destroy` cleans up what xentool created and
+ * the reverse, and a creation that fails part-way (a file that is no kernel; an injected failure
+ * after the image is built) leaves nothing behind and names the step.
+ *
+ * Each xentool run costs about a minute under TCG (node starting from 9p), so each test does
+ * several steps per dom0 round trip.
+ */
+import { pvGuestConfig, writeGuestConfig } from './guests';
+import { saveTranscript, suiteVm, xentoolCommand } from './suite';
+import type { XenVm } from './xen-vm';
+
+const GUEST = 'xtpv';
+const T = 900_000;
+
+let vm: XenVm;
+let xentool: string;
+let cfg: string;
+
+/** xenstore as dom0 sees it, minus what moves by itself (dom0's own memory target and tool nodes). */
+const XS_DUMP = `xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-model)' | sort`;
+const FREE = `xl info | sed -n 's/^free_memory *: //p'`;
+const NO_MONITOR = `! ps | grep -v grep | grep -q 'create --monitor'`;
+
+function section(out: string, name: string): string {
+  const m = new RegExp(`=== ${name} ===\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(out);
+  return m ? m[1]! : '';
+}
+
+beforeAll(async () => {
+  vm = suiteVm();
+  xentool = xentoolCommand(vm);
+  // on_poweroff/on_reboot defaults (destroy/restart) so the monitor has work to do.
+  cfg = writeGuestConfig(vm, GUEST, pvGuestConfig(GUEST, { passthrough: false }).replace('on_crash = "preserve"\n', ''));
+});
+
+afterAll(async () => {
+  if (!vm) return;
+  await vm.exec(`xl destroy ${GUEST} 2>/dev/null; xl destroy xtbad 2>/dev/null; for p in $(ps | grep 'create --monitor' | grep -v grep | awk '{print $1}'); do kill $p; done; true`);
+});
+
+describe('xentool create: a PV guest on real Xen, without libxl', () => {
+  test(
+    'the guest boots, xl list and xentool list agree, and a monitor watches it',
+    async () => {
+      const r = await vm.exec(
+        [
+          `${xentool} create ${cfg}; rc=$?; echo "=== rc ==="; echo $rc`,
+          `echo "=== xl ==="; xl list`,
+          `echo "=== xentool ==="; ${xentool} list`,
+          `echo "=== domid ==="; ${xentool} domid ${GUEST}; xl domid ${GUEST}`,
+          `echo "=== monitor ==="; ps | grep -v grep | grep 'create --monitor' | wc -l`,
+          `echo "=== nodes ==="; xenstore-ls -f /local/domain/$(xl domid ${GUEST})`,
+        ].join('\n'),
+        { timeoutS: 600 },
+      );
+      saveTranscript('xentool/create-pv/create.txt', r.stdout + r.stderr);
+      expect(section(r.stdout, 'rc').trim()).toBe('0');
+      expect(r.stderr).toContain(`Parsing config from ${cfg}`);
+      const console = await vm.waitForConsole(GUEST, /xenvm-guest: ready/, 300_000);
+      expect(console).toMatch(/Linux version/);
+      const rows = (text: string) =>
+        text
+          .trimEnd()
+          .split('\n')
+          .map((l) => l.replace(/\s+\S+$/, '').replace(/\s[rb]-----$/, ' [rb]'));
+      expect(rows(section(r.stdout, 'xentool'))).toEqual(rows(section(r.stdout, 'xl')));
+      expect(section(r.stdout, 'xl')).toMatch(new RegExp(`^${GUEST}\\s+\\d+\\s+128\\s+1\\s`, 'm'));
+      const [ours, xls] = section(r.stdout, 'domid').trim().split('\n');
+      expect(ours).toBe(xls);
+      expect(section(r.stdout, 'monitor').trim()).toBe('1');
+      const nodes = section(r.stdout, 'nodes');
+      expect(nodes).toMatch(/\/console\/tty = "\/dev\/pts\/\d+"/);
+      expect(nodes).toMatch(/\/store\/ring-ref = "\d+"/);
+    },
+    T,
+  );
+
+  test(
+    'xentool console reaches the guest console through the pty xenconsoled published',
+    async () => {
+      const r = await vm.exec(
+        [
+          `id=$(xl domid ${GUEST})`,
+          `echo "=== tty ==="; xenstore-read /local/domain/$id/console/tty`,
+          // No keyboard here: the console runs until the timeout and shows what the pty holds.
+          `timeout -s TERM 90 ${xentool} console ${GUEST} </dev/null > /tmp/console.out 2>/tmp/console.err; echo "=== console ==="; head -c 65536 /tmp/console.out | tr -d '\\000'; echo "=== err ==="; cat /tmp/console.err`,
+        ].join('\n'),
+        { timeoutS: 200 },
+      );
+      saveTranscript('xentool/create-pv/console.txt', r.stdout + r.stderr);
+      expect(section(r.stdout, 'tty').trim()).toMatch(/^\/dev\/pts\/\d+$/);
+      expect(section(r.stdout, 'err')).toBe('');
+      // What the guest wrote while nobody was attached waits in the pty for the first reader.
+      expect(section(r.stdout, 'console')).toMatch(/xenvm-guest|Linux version|xen/);
+    },
+    T,
+  );
+
+  test(
+    'shutdown -w: the guest powers off, the monitor destroys it, nothing is left',
+    async () => {
+      const r = await vm.exec(
+        [
+          `timeout 400 ${xentool} shutdown -w ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
+          `echo "=== xl ==="; xl list`,
+          `sleep 2; echo "=== monitor ==="; ps | grep -v grep | grep -c 'create --monitor'; true`,
+        ].join('\n'),
+        { timeoutS: 600 },
+      );
+      saveTranscript('xentool/create-pv/shutdown.txt', r.stdout + r.stderr);
+      expect(section(r.stdout, 'rc').trim()).toBe('0');
+      expect(r.stderr).toMatch(/Shutting down domain \d+\nWaiting for 1 domains\nDomain \d+ has been destroyed/);
+      expect(section(r.stdout, 'xl')).not.toMatch(new RegExp(`^${GUEST}\\s`, 'm'));
+      expect(section(r.stdout, 'monitor').trim()).toBe('0');
+    },
+    T,
+  );
+
+  test(
+    'destroy leaves no xenstore node, no monitor and no memory behind',
+    async () => {
+      const r = await vm.exec(
+        [
+          `${XS_DUMP} > /tmp/xs-before; ${FREE} > /tmp/free-before`,
+          `${xentool} create ${cfg} || exit 10`,
+          `${xentool} destroy ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
+          `sleep 3`,
+          `echo "=== xsdiff ==="; ${XS_DUMP} | diff /tmp/xs-before - ; true`,
+          `echo "=== free ==="; cat /tmp/free-before; ${FREE}`,
+          `echo "=== monitor ==="; ${NO_MONITOR} && echo none`,
+        ].join('\n'),
+        { timeoutS: 600 },
+      );
+      saveTranscript('xentool/create-pv/destroy.txt', r.stdout + r.stderr);
+      expect(r.code).not.toBe(10);
+      expect(section(r.stdout, 'rc').trim()).toBe('0');
+      expect(section(r.stdout, 'xsdiff').trim()).toBe('');
+      const [before, after] = section(r.stdout, 'free').trim().split('\n');
+      expect(after).toBe(before);
+      expect(section(r.stdout, 'monitor').trim()).toBe('none');
+    },
+    T,
+  );
+
+  test(
+    'xl destroy cleans up a domain xentool created, and xentool destroy one xl created',
+    async () => {
+      const r = await vm.exec(
+        [
+          `${XS_DUMP} > /tmp/xs-before; ${FREE} > /tmp/free-before`,
+          `${xentool} create ${cfg} || exit 10`,
+          `xl destroy ${GUEST}; rc=$?; echo "=== xl-rc ==="; echo $rc`,
+          `sleep 3; echo "=== xsdiff1 ==="; ${XS_DUMP} | diff /tmp/xs-before - ; true`,
+          `echo "=== free1 ==="; cat /tmp/free-before; ${FREE}`,
+          `echo "=== monitor1 ==="; ${NO_MONITOR} && echo none`,
+          `xl create ${cfg} || exit 11`,
+          `${xentool} destroy ${GUEST}; rc=$?; echo "=== xt-rc ==="; echo $rc`,
+          `sleep 3; echo "=== xsdiff2 ==="; ${XS_DUMP} | diff /tmp/xs-before - ; true`,
+          `echo "=== free2 ==="; cat /tmp/free-before; ${FREE}`,
+          `echo "=== xl-monitor ==="; ps | grep -v grep | grep -c 'xl create'; true`,
+        ].join('\n'),
+        { timeoutS: 600 },
+      );
+      saveTranscript('xentool/create-pv/cross-destroy.txt', r.stdout + r.stderr);
+      expect(r.code).not.toBe(10);
+      expect(r.code).not.toBe(11);
+      const free = (name: string) => section(r.stdout, name).trim().split('\n');
+      expect(section(r.stdout, 'xl-rc').trim()).toBe('0');
+      expect(section(r.stdout, 'xsdiff1').trim()).toBe('');
+      expect(free('free1')[1]).toBe(free('free1')[0]);
+      expect(section(r.stdout, 'monitor1').trim()).toBe('none');
+      expect(section(r.stdout, 'xt-rc').trim()).toBe('0');
+      // xl's own userdata and its monitor's log aside, xenstore is back where it was.
+      expect(section(r.stdout, 'xsdiff2').trim()).toBe('');
+      expect(free('free2')[1]).toBe(free('free2')[0]);
+      // xl's monitor daemon notices the death and exits.
+      expect(section(r.stdout, 'xl-monitor').trim()).toBe('0');
+    },
+    T,
+  );
+
+  test(
+    'a creation that fails part-way names the step and leaves nothing behind',
+    async () => {
+      const bad = writeGuestConfig(vm, 'xtbad', pvGuestConfig('xtbad', { passthrough: false }).replace('/guest/vmlinuz', '/etc/passwd'));
+      const r = await vm.exec(
+        [
+          `${XS_DUMP} > /tmp/xs-before; ${FREE} > /tmp/free-before`,
+          `echo "=== junk ==="; ${xentool} create ${bad}; echo "rc=$?"`,
+          `echo "=== injected ==="; XENTOOL_TEST_FAIL_AT_STEP=5 ${xentool} create ${cfg}; echo "rc=$?"`,
+          `sleep 3; echo "=== xsdiff ==="; ${XS_DUMP} | diff /tmp/xs-before - ; true`,
+          `echo "=== free ==="; cat /tmp/free-before; ${FREE}`,
+          `echo "=== xl ==="; xl list`,
+        ].join('\n'),
+        { timeoutS: 600 },
+      );
+      saveTranscript('xentool/create-pv/failures.txt', r.stdout + r.stderr);
+      expect(section(r.stdout, 'junk')).toContain('rc=1');
+      expect(r.stderr).toMatch(/create xtbad: step 4\/9 \(build the PV image: kernel \/etc\/passwd.*\) failed: xc_dom_parse_image: .*; the 3 completed steps were undone/);
+      expect(section(r.stdout, 'injected')).toContain('rc=1');
+      expect(r.stderr).toMatch(/create xtpv: step 6\/9 \(introduce the domain to xenstored.*\) failed/);
+      expect(section(r.stdout, 'xsdiff').trim()).toBe('');
+      const [before, after] = section(r.stdout, 'free').trim().split('\n');
+      expect(after).toBe(before);
+      expect(section(r.stdout, 'xl')).not.toMatch(/^xt(pv|bad)\s/m);
+    },
+    T,
+  );
+});
