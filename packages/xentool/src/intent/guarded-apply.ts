@@ -149,7 +149,10 @@ export async function applyWithIntent(store: IntentStore, env: RecoveryEnv, plan
       stepDone: async (i, step, undo) => {
         rec.completed.push({ index: i, undo });
         delete rec.inFlight;
-        await persist();
+        // The simulated host persists only at checkpoints, and the record must never be ahead of
+        // it; the next step's start persists both together, so only the last step needs its own
+        // write here. The real host's effects are durable at once, so its record is written now.
+        if (!o.checkpoint || i === n - 1) await persist();
         if (i === n - 1 && o.killAt?.step === n) o.killAt.kill();
         await o.observer?.stepDone?.(i, step, undo);
       },
