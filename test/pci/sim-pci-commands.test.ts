@@ -214,3 +214,18 @@ describe('assignable add/remove on the simulated kernel', () => {
     expect(st.sysfs.devices.find((d) => d.bdf === '0000:02:00.0')?.driver).toBe('ahci');
   });
 });
+
+describe('progress on a TTY', () => {
+  it('shows an updating line while waiting for a guest, and clears it', async () => {
+    await b.ok(['sim-create', b.config('g.cfg', PV('pvxl'))]);
+    await b.ok(['pci-attach', 'pvxl', '01:00.0']);
+    await b.ok(['sim-guest', 'pvxl', '--hung']);
+    const { runCli } = await import('../../packages/xentool/src/cli');
+    const { captureContext } = await import('../../packages/xentool/src/testing/capture');
+    const ctx = captureContext({ env: { XENTOOL_HOST: 'sim', XENTOOL_SIM_DIR: b.state }, cwd: b.dir });
+    ctx.stderr.isTTY = true;
+    expect(await runCli(['pci-detach', 'pvxl', '01:00.0', '--timeout', '0.8'], ctx)).toBe(1);
+    expect(ctx.stderr.text).toMatch(/\r\x1b\[Kwaiting for domain 1 to release 0000:01:00.0: 0\.\d s/);
+    expect(ctx.stderr.text).toMatch(/\r\x1b\[K[^\r]*did not release 0000:01:00.0 within 0.8 s/);
+  });
+});
