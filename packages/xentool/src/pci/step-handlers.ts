@@ -145,14 +145,7 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
       apply: async (st) => {
         await c.pciback.bindDriver(s(st, 'bdf'), s(st, 'driverPath'));
         const undo = await handlers['xs.set']!.apply(xsSet(`${libxlPciPath(bdfOf(st))}/driver_path`, null));
-        return [...undo, { op: 'pciback.seizeQuiet', bdf: s(st, 'bdf') }];
-      },
-    },
-    'pciback.seizeQuiet': {
-      describe: (st) => `bind ${s(st, 'bdf')} back to pciback`,
-      apply: async (st) => {
-        await c.pciback.seize(s(st, 'bdf'));
-        return [];
+        return [...undo, { op: 'pciback.rebindPciback', bdf: s(st, 'bdf') }];
       },
     },
     'pci.reset': {
@@ -270,19 +263,7 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
         if (!hvm) {
           // pciback exports the device (state-N 1 → 3) and the backend returns to Connected once
           // pcifront has rescanned; a first device connects from Initialising.
-          await waitFor(
-            c.xs,
-            be,
-            async () => {
-              const [state, devState] = await Promise.all([c.xs.read(`${be}/state`), c.xs.read(`${be}/state-${index}`)]);
-              return state === '4' && devState === '3' ? true : undefined;
-            },
-            {
-              timeoutMs: n(st, 'timeoutMs') || 10_000,
-              what: `domain ${domid}'s pcifront to take ${bdfText(b)} (backend state Connected, state-${index}=3)`,
-              onTick: (ms) => c.progress(`waiting for domain ${domid} to take ${bdfText(b)}: ${(ms / 1000).toFixed(1)} s`),
-            },
-          ).catch(async (e) => {
+          await waitTaken(c, domid, b, index, n(st, 'timeoutMs') || 10_000).catch(async (e) => {
             // A failed step has no undo entry, so it cleans up after itself: drop the nodes it
             // wrote (pciback releases the device when its record goes).
             await c.xs.transaction((tx) => removeBackendDevice(tx, domid, b));
@@ -341,15 +322,7 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
           await tx.write(`${be}/state-${index}`, String(XenbusState.Initialising));
           await tx.write(`${be}/state`, String(XenbusState.Reconfiguring));
         });
-        await waitFor(
-          c.xs,
-          be,
-          async () => {
-            const [state, devState] = await Promise.all([c.xs.read(`${be}/state`), c.xs.read(`${be}/state-${index}`)]);
-            return state === '4' && devState === '3' ? true : undefined;
-          },
-          { timeoutMs: n(st, 'timeoutMs') || 10_000, what: `domain ${domid} to take ${bdfText(b)} back` },
-        );
+        await waitTaken(c, domid, b, index, n(st, 'timeoutMs') || 10_000);
         return [{ op: 'backend.release', domid, bdf: bdfText(b), timeoutMs: n(st, 'timeoutMs'), force: false }];
       },
     },
@@ -392,6 +365,27 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
     },
   };
   return handlers;
+}
+
+/**
+ * Waits until pciback has exported device `index` (`state-N=3`) and the backend is Connected
+ * again, i.e. pcifront has rescanned and the guest has the device.
+ */
+function waitTaken(c: StepContext, domid: number, b: Bdf, index: number, timeoutMs: number): Promise<true> {
+  const be = backendPath(domid);
+  return waitFor(
+    c.xs,
+    be,
+    async () => {
+      const [state, devState] = await Promise.all([c.xs.read(`${be}/state`), c.xs.read(`${be}/state-${index}`)]);
+      return state === '4' && devState === '3' ? true : undefined;
+    },
+    {
+      timeoutMs,
+      what: `domain ${domid}'s pcifront to take ${bdfText(b)} (backend state Connected, state-${index}=3)`,
+      onTick: (ms) => c.progress(`waiting for domain ${domid} to take ${bdfText(b)}: ${(ms / 1000).toFixed(1)} s`),
+    },
+  );
 }
 
 async function hvmSlotOf(c: StepContext, domid: number, b: Bdf): Promise<number> {
