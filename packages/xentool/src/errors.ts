@@ -24,6 +24,24 @@ export const ErrorCodes = {
   ERR_XENSTORED_SOCKET: 'ERR_XENSTORED_SOCKET',
   /** `xenstored --persist`: the state file cannot be read, parsed or written. */
   ERR_XENSTORED_PERSIST: 'ERR_XENSTORED_PERSIST',
+  /** `create`: a domain type this xentool cannot build yet (HVM, PVH), or the host lacks PV. */
+  ERR_CREATE_UNSUPPORTED: 'ERR_CREATE_UNSUPPORTED',
+  /** `create`: a kernel or ramdisk the config names is missing or unreadable. */
+  ERR_CONFIG_FILE: 'ERR_CONFIG_FILE',
+  /** `create`: another domain has the name. */
+  ERR_DOMAIN_EXISTS: 'ERR_DOMAIN_EXISTS',
+  /** `create`: memory= is more than the host has free. */
+  ERR_CREATE_NO_MEMORY: 'ERR_CREATE_NO_MEMORY',
+  /** Passthrough asked for on a host without an enabled IOMMU. */
+  ERR_NO_IOMMU: 'ERR_NO_IOMMU',
+  /** `create`: a pci=[...] device is not bound to pciback or is used by another guest. */
+  ERR_DEVICE_NOT_ASSIGNABLE: 'ERR_DEVICE_NOT_ASSIGNABLE',
+  /** `destroy` after a failed create could not undo everything; the message lists what is left. */
+  ERR_DESTROY_INCOMPLETE: 'ERR_DESTROY_INCOMPLETE',
+  /** `shutdown`/`reboot` of a guest without the PV control interface. */
+  ERR_NO_PARAVIRT: 'ERR_NO_PARAVIRT',
+  /** `console`: no tty published for the domain, or its pty cannot be opened. */
+  ERR_CONSOLE_UNAVAILABLE: 'ERR_CONSOLE_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | string;
 
