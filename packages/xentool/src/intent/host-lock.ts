@@ -1,17 +1,22 @@
 /**
- * The host-wide lock for changing operations on a real host. xl serialises domain creation with
- * an fcntl lock on XL_LOCK_FILE = XEN_LOCK_DIR "/xl" (tools/xl/xl.h; /var/lock/xl on Debian).
- * Node has no fcntl/flock without a native addon, so this is the lockfile form: create with
- * O_EXCL, write our pid, and take over a file whose pid is no longer alive (a SIGKILLed xentool
- * must not wedge the host). The takeover is itself raced safely: the stale file is renamed to a
- * name unique to us before removal, so two waiters cannot both remove it and both win.
+ * The host-wide lock. xl serialises domain creation with an fcntl lock on XL_LOCK_FILE =
+ * XEN_LOCK_DIR "/xl" (tools/xl/xl.h; /var/lock/xl on Debian): the kernel drops such a lock when
+ * its holder dies, so a killed xl never wedges the host. Node has no fcntl or flock without a
+ * native addon, and a lockfile with "take over when the pid is dead" is racy: a waiter that read
+ * a dead holder's pid can remove the file a third process has just created (the concurrency test
+ * in test/recovery caught exactly that with the simulated host's old directory lock: two
+ * invocations in the host at once, one's intent record lost). So the mutex itself is a Linux
+ * abstract-namespace Unix socket named after the lock file: bind() succeeds for exactly one
+ * process, fails with EADDRINUSE for everyone else, and the kernel releases it when the holder
+ * exits or is SIGKILLed; there is nothing stale to clean up. The lock file beside it only says who
+ * holds the lock and what it is doing, for the waiting message (written after acquiring, by
+ * rename, so it is never half-written).
  *
- * The lock is held from before the host is observed for planning until the intent record is
- * closed, so plans are always made from a state no other xentool process is changing; that
- * gives every device and domain a total order of operations (per-device ordering included).
- * The simulated host does not need this: its directory lock is held for the whole invocation.
+ * Abstract sockets are per network namespace: processes in different network namespaces sharing
+ * one host would not exclude each other (dom0 toolstacks run in the initial namespace).
  */
-import { promises as fs, constants as fsc } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { XentoolError } from '../errors';
 
@@ -26,69 +31,60 @@ export interface LockOptions {
   timeoutMs: number;
   /** What we are about to do, written into the lock file for whoever waits on us. */
   what: string;
-  /** Told once, with the holder's pid and what it does, when we have to wait. */
+  /** Told once, with the holder's pid and what it does (when known), when we have to wait. */
   onWait?: (holder: { pid: number; what: string }) => void;
-  /** Whether a pid is alive; injectable for tests. */
-  alive?: (pid: number) => boolean;
+  /** What the timeout message calls the lock (default: `the host lock <file>`). */
+  name?: string;
   pollMs?: number;
 }
 
+function bindAbstract(name: string): Promise<net.Server | undefined> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(undefined) : reject(e)));
+    s.listen({ path: `\0${name}`, exclusive: true }, () => {
+      // Holding the lock must not keep the process alive by itself.
+      s.unref();
+      resolve(s);
+    });
+  });
+}
+
 export async function acquireHostLock(o: LockOptions): Promise<HostLock> {
-  await fs.mkdir(path.dirname(o.file), { recursive: true });
-  const alive = o.alive ?? pidAlive;
+  const file = path.resolve(o.file);
+  await fs.mkdir(path.dirname(file), { recursive: true });
   const deadline = Date.now() + o.timeoutMs;
   let told = false;
   for (;;) {
-    try {
-      const fh = await fs.open(o.file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
-      try {
-        await fh.writeFile(`${process.pid}\n${o.what}\n`);
-      } finally {
-        await fh.close();
-      }
+    const server = await bindAbstract(`xentool-lock:${file}`);
+    if (server) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, `${process.pid}\n${o.what}\n`);
+      await fs.rename(tmp, file);
       let released = false;
       return {
         release: async () => {
           if (released) return;
           released = true;
-          const holder = await readHolder(o.file);
-          // Never remove a lock someone else took over (it would mean we were presumed dead).
-          if (holder?.pid === process.pid) await fs.rm(o.file, { force: true });
+          // The file goes first: once the socket is closed someone else may write theirs.
+          await fs.rm(file, { force: true });
+          await new Promise<void>((r) => server.close(() => r()));
         },
       };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    const holder = await readHolder(o.file);
-    if (holder && !alive(holder.pid)) {
-      const grave = `${o.file}.stale.${process.pid}`;
-      try {
-        await fs.rename(o.file, grave);
-        const moved = await readHolder(grave);
-        if (moved && moved.pid !== holder.pid) {
-          // Someone took the lock between our read and the rename: give it back. link(), not
-          // rename(), so that a third process that created a lock meanwhile is not overwritten.
-          await fs.link(grave, o.file).catch(() => undefined);
-          await fs.rm(grave, { force: true });
-        } else {
-          await fs.rm(grave, { force: true });
-        }
-      } catch {
-        // Another waiter moved it first; just try again.
-      }
-      continue;
-    }
-    if (holder && !told) {
+    const holder = await readHolder(file);
+    // The holder writes its file just after binding: wait a little for it before saying "unknown".
+    if (!told && (holder || Date.now() - (deadline - o.timeoutMs) > 500)) {
       told = true;
-      o.onWait?.(holder);
+      o.onWait?.(holder ?? { pid: 0, what: 'unknown operation' });
     }
     if (Date.now() >= deadline) {
       throw new XentoolError(
         'ERR_LOCK_TIMEOUT',
-        `gave up after ${(o.timeoutMs / 1000).toFixed(0)} s waiting for the host lock ${o.file}${holder ? `, held by process ${holder.pid} (${holder.what})` : ''}`,
+        `gave up after ${Math.round(o.timeoutMs / 1000)} s waiting for ${o.name ?? `the host lock ${file}`}${holder ? `, held by process ${holder.pid} (${holder.what})` : ''}`,
       );
     }
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 50));
+    await new Promise((r) => setTimeout(r, o.pollMs ?? 20));
   }
 }
 
@@ -97,17 +93,6 @@ async function readHolder(file: string): Promise<{ pid: number; what: string } |
   if (text === undefined) return undefined;
   const [pidText, what] = text.split('\n');
   const pid = Number.parseInt(pidText ?? '', 10);
-  // A file caught between O_EXCL create and the pid write reads empty: treat as alive (pid 0
-  // is never "dead"), the creator finishes its write within microseconds.
-  return { pid: Number.isInteger(pid) && pid > 0 ? pid : 0, what: what || 'unknown operation' };
-}
-
-function pidAlive(pid: number): boolean {
-  if (pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return { pid, what: what || 'unknown operation' };
 }

@@ -21,7 +21,24 @@ import { xsFromClient } from '../../xs/xs-client';
 import { SimHypervisor, emptyHypervisorState, type SimHypervisorState } from './sim-hypervisor';
 import { SimPciback, SimPcifront, type GuestPciState } from './sim-pv-drivers';
 import { SimQemu, defaultQemuState, type SimQemuState } from './sim-qemu';
-import { lockDir, readStateFile, writeStateFile, type DirLock } from './state-dir';
+import { readStateFile, writeStateFile } from './state-dir';
+import { acquireHostLock, type HostLock } from '../../intent/host-lock';
+
+/**
+ * One invocation at a time in a simulated host, through the same kernel-released lock as the real
+ * host's (intent/host-lock.ts). state-dir.ts's pid-file lock was racy under contention: a waiter
+ * that saw a dead holder could remove the lock a third process had just taken, letting two
+ * invocations work on one state (found by test/recovery/sim-concurrency.test.ts).
+ */
+function lockSimDir(dir: string, timeoutMs: number, onWait?: (holderPid: number) => void): Promise<HostLock> {
+  return acquireHostLock({
+    file: path.join(dir, 'lock'),
+    timeoutMs,
+    what: 'xentool --sim',
+    name: `the simulated host lock (${path.join(dir, 'lock')})`,
+    ...(onWait ? { onWait: (h: { pid: number }) => onWait(h.pid) } : {}),
+  });
+}
 
 /** Per-domain facts the hypervisor keeps that `xl list` shows. */
 export interface SimDomainMeta {
@@ -74,7 +91,7 @@ export class SimHost implements Host, PciHost {
     readonly dir: string,
     readonly state: SimHostState,
     readonly server: XenstoredServer,
-    private readonly lock: DirLock | undefined,
+    private readonly lock: HostLock | undefined,
   ) {
     this.xs = xsFromClient(server.client({ domid: 0 }));
     this.hv = new SimHypervisor(state.hypervisor);
@@ -90,7 +107,7 @@ export class SimHost implements Host, PciHost {
 
   /** Opens an existing simulated host (made by `sim-init`). */
   static async open(opts: OpenSimOptions): Promise<SimHost> {
-    const lock = await lockDir(opts.dir, { timeoutMs: opts.lockTimeoutMs ?? 30_000, ...(opts.onWait ? { onWait: opts.onWait } : {}) });
+    const lock = await lockSimDir(opts.dir, opts.lockTimeoutMs ?? 30_000, opts.onWait);
     try {
       const state = await readStateFile<SimHostState>(opts.dir);
       if (!state) {
@@ -109,7 +126,7 @@ export class SimHost implements Host, PciHost {
 
   /** Creates a fresh simulated host in `dir` (replacing any), from a sysfs topology. */
   static async create(dir: string, sysfs: SimSysfs, opts: { iommu?: boolean; hostname?: string } = {}): Promise<void> {
-    const lock = await lockDir(dir, { timeoutMs: 30_000 });
+    const lock = await lockSimDir(dir, 30_000);
     try {
       await fs.rm(path.join(dir, 'run'), { recursive: true, force: true });
       const hv = new SimHypervisor(emptyHypervisorState());
