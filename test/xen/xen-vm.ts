@@ -134,11 +134,9 @@ export function qemuArgs(o: XenVmOptions, share: string, serialLog: string): str
   ];
   const dom0Args = ['console=hvc0', 'earlyprintk=xen', 'loglevel=6'];
   if (o.xenstored) dom0Args.push(`xenvm.xenstored=${o.xenstored}`);
-  // QEMU splits the multiboot module list on commas; a literal comma is written as ",,".
-  const modules = [
-    `${path.join(o.images, 'vmlinuz')} ${dom0Args.join(' ')}`.replace(/,/g, ',,'),
-    path.join(o.images, 'dom0.cpio.gz').replace(/,/g, ',,'),
-  ].join(',');
+  // QEMU splits option values (and the multiboot module list) on commas; a literal comma is ",,".
+  const q = (v: string) => v.replace(/,/g, ',,');
+  const modules = [q(`${path.join(o.images, 'vmlinuz')} ${dom0Args.join(' ')}`), q(path.join(o.images, 'dom0.cpio.gz'))].join(',');
   const args = [
     '-accel', 'tcg,thread=multi',
     '-machine', 'q35',
@@ -149,16 +147,16 @@ export function qemuArgs(o: XenVmOptions, share: string, serialLog: string): str
     '-monitor', 'none',
     '-no-reboot',
     '-nic', 'none',
-    '-chardev', `file,id=s0,path=${serialLog}`,
+    '-chardev', `file,id=s0,path=${q(serialLog)}`,
     '-serial', 'chardev:s0',
     '-device', 'amd-iommu',
     // Fixed slots: with -virtfs QEMU picks the first free slot and then refuses addr=04.0.
-    '-fsdev', `local,id=fs0,path=${share},security_model=none`,
+    '-fsdev', `local,id=fs0,path=${q(share)},security_model=none`,
     '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=host0,addr=03.0',
   ];
   if (o.projectDir) {
     args.push(
-      '-fsdev', `local,id=fs1,path=${o.projectDir},security_model=none,readonly=on`,
+      '-fsdev', `local,id=fs1,path=${q(o.projectDir)},security_model=none,readonly=on`,
       '-device', 'virtio-9p-pci,fsdev=fs1,mount_tag=proj,addr=08.0',
     );
   }
