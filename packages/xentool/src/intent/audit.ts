@@ -149,11 +149,12 @@ export async function auditHost(host: PciHost, store: IntentStore): Promise<Audi
       return (e as { code?: string }).code === 'EINVAL' ? 'guest' : undefined;
     }
   };
-  // Every device the simulator's hypervisor gives to a guest is a passthrough device too.
+  // Every device the simulator's hypervisor gives to a guest or holds in quarantine is a
+  // passthrough device too.
   if (ex) {
     for (const d of inventory) {
       const o = await ownerOf(d.bdf);
-      if (typeof o === 'number' && o !== 0 && o !== DOMID_IO) devices.add(d.bdf);
+      if (typeof o === 'number' && o !== 0) devices.add(d.bdf);
     }
   }
 
@@ -183,7 +184,7 @@ export async function auditHost(host: PciHost, store: IntentStore): Promise<Audi
           device: bdf,
           domid,
           message: `domain ${domid}'s PCI backend lists ${bdf}, but Xen has not assigned it to domain ${domid}${typeof owner === 'number' ? ` (owner: ${ownerName(owner)})` : ''}`,
-          repair: `xentool pci-detach -f ${domid} ${bdf}`,
+          repair: `xentool pci-recover --forget ${domid} ${bdf}`,
         });
       }
       if (dev?.driver !== PCIBACK) {

@@ -3,7 +3,9 @@ import type { ParsedArgs } from '../command';
 import type { CommandContext } from '../context';
 import { write } from '../context';
 import type { OpenPciHost } from '../pci/pci-cli';
-import { requireRoot } from '../pci/pci-cli';
+import { opOptions, requireRoot } from '../pci/pci-cli';
+import { XentoolError } from '../errors';
+import { parseBdf } from '../pci-spec/parse-pci-spec';
 import { stepHandlersFor } from '../pci/pci-ops';
 import { auditHost, formatAudit } from './audit';
 import { takeLock } from './guarded-apply';
@@ -11,6 +13,8 @@ import { checkpointFor, intentStoreFor, recoveryEnvFor } from './host-intents';
 import { recoverIntents, type RecoveryOutcome } from './recover';
 
 export async function runPciRecover(open: OpenPciHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
+  if (args.forget === true) return runForget(open, args, ctx);
+  if (args.domain !== undefined) throw new XentoolError('ERR_USAGE', 'pci-recover takes DOMAIN and BDF only with --forget', 2);
   const host = await open(ctx, args);
   try {
     requireRoot(host, ctx, args, 'pci-recover');
@@ -63,6 +67,27 @@ export async function runPciAudit(open: OpenPciHost, args: ParsedArgs, ctx: Comm
     const report = await auditHost(host, intentStoreFor(host));
     await write(ctx.stdout, args.json ? JSON.stringify(report, null, 2) + '\n' : formatAudit(report));
     return report.clean ? 0 : 1;
+  } finally {
+    await host.close();
+  }
+}
+
+async function runForget(open: OpenPciHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
+  if (typeof args.domain !== 'string' || typeof args.bdf !== 'string') {
+    throw new XentoolError('ERR_USAGE', 'pci-recover --forget needs DOMAIN and BDF', 2);
+  }
+  const p = parseBdf(args.bdf);
+  const host = await open(ctx, args);
+  try {
+    requireRoot(host, ctx, args, 'pci-recover --forget');
+    const { forgetDevice } = await import('./forget');
+    const o = opOptions(ctx, args, []);
+    try {
+      await forgetDevice(host, args.domain, { domain: p.domain, bus: p.bus, dev: p.dev, func: p.func }, o);
+    } finally {
+      await o.finish();
+    }
+    return 0;
   } finally {
     await host.close();
   }
