@@ -172,3 +172,38 @@ it('an interrupted operation points at pci-recover, and after it the audit is cl
   });
   expect(await audit()).toEqual({ code: 0, findings: [] });
 });
+
+it('an undo that fails leaves the record stuck, says so, and exits 1; the audit keeps showing it', async () => {
+  editState((s) => {
+    const rec = {
+      format: 'xentool-intent/1',
+      id: 'test-2',
+      seq: 1,
+      pid: 999999,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      command: 'pci-attach pv 0000:01:00.0',
+      devices: ['0000:01:00.0'],
+      domains: [1],
+      steps: [{ op: 'xc.assign', domid: 1, bdf: '0000:01:00.0' }, { op: 'pci.reset', bdf: '0000:01:00.0' }],
+      recovery: { mode: 'rollback', why: 'every completed step had recorded how to undo it' },
+      // Claims the assignment happened, but Xen says otherwise: its undo (deassign) fails.
+      completed: [{ index: 0, undo: [{ op: 'xc.deassign', domid: 1, bdf: '0000:01:00.0' }] }],
+      status: 'applying',
+    };
+    xsNode(s, '/xentool');
+    xsNode(s, '/xentool/intents');
+    xsNode(s, '/xentool/intents/test-2', '1');
+    xsNode(s, '/xentool/intents/test-2/part-0', JSON.stringify(rec));
+  });
+  const r = await b.run(['pci-recover']);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toBe(
+    'pci-attach pv 0000:01:00.0 (intent test-2): STUCK, because every completed step had recorded how to undo it\n' +
+      '  failed: undo of step 1/2 (deassign 0000:01:00.0 from domain 1 (Xen quarantines it)): xc_deassign_device failed: ENODEV\n',
+  );
+  const a = await audit();
+  expect(a.findings.map((f) => [f.code, f.repair])).toEqual([['INTENT_STUCK', 'xentool pci-recover']]);
+  expect(a.findings[0]!.message).toContain('xc_deassign_device failed: ENODEV');
+  // Still refused for the device until someone looks.
+  expect((await b.run(['pci-attach', 'pv', '01:00.0'])).stderr).toMatch(/^device 0000:01:00.0 and domain 1 have an unfinished operation/);
+});
