@@ -8,4 +8,6 @@ try {
   if (e.code !== 'MODULE_NOT_FOUND') throw e;
   entry = require('../dist/main.js');
 }
-entry.main('xentool');
+// An operator may link this file as `xl` on purpose (the package never installs one): messages
+// then name xl.
+entry.main(require('node:path').basename(process.argv[1] || '') === 'xl' ? 'xl' : 'xentool');
