@@ -268,7 +268,8 @@ export class SimHost implements Host, PciHost {
         vcpus: d.vcpus,
         maxVcpus: d.vcpus,
         // A mostly idle guest: 1% of a CPU since creation.
-        cpuTimeNs: BigInt(Math.max(0, Date.now() - d.createdAtMs)) * 10_000n,
+        // (A state written before createdAtMs existed reads as no CPU time.)
+        cpuTimeNs: BigInt(Number.isFinite(d.createdAtMs) ? Math.max(0, Date.now() - d.createdAtMs) : 0) * 10_000n,
         hvm: d.hvm,
         dying: false,
         shutdown: false,
