@@ -100,6 +100,20 @@ describe('DomImage on a dummy handle', () => {
     }
   });
 
+  it('looks frames up in pv_p2m as xc_dom_p2m does (index × 8 bytes; INVALID_MFN past total_pages)', () => {
+    const img = DomImage.allocate(xc);
+    try {
+      img.setP2mForTest([0x1000n, 0x13a601n, 0x13a602n, 0xffffffffffn]);
+      expect(img.p2m(0n)).toBe(0x1000n);
+      expect(img.p2m(1n)).toBe(0x13a601n);
+      expect(img.p2m(2n)).toBe(0x13a602n);
+      expect(img.p2m(3n)).toBe(0xffffffffffn);
+      expect(img.p2m(4n)).toBe(0xffffffffffffffffn);
+    } finally {
+      img.release();
+    }
+  });
+
   it('names the step and carries libxenguest log lines when a kernel file is missing', () => {
     const img = DomImage.allocate(xc);
     try {

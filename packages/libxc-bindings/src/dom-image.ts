@@ -170,6 +170,24 @@ export class DomImage {
     k.encode(dom, off, koffi().array('uint8_t', 1024), Array.from(bytes));
   }
 
+  /**
+   * Tests only: a p2m table as meminit_pv would leave it (pv_p2m and total_pages), so that the
+   * frame lookup can be checked without a hypervisor. The table is ours; release() detaches it
+   * before libxenguest frees the image.
+   */
+  setP2mForTest(mfns: bigint[]): void {
+    const dom = this.live('xc_dom_image');
+    const k = koffi();
+    const t = xenguestTypes().xc_dom_image;
+    const table = k.alloc('uint64_t', Math.max(1, mfns.length));
+    k.encode(table, 'uint64_t', mfns, mfns.length);
+    this.testP2m = table;
+    k.encode(dom, k.offsetof(t, 'pv_p2m'), 'void *', table);
+    k.encode(dom, k.offsetof(t, 'total_pages'), 'uint64_t', mfns.length);
+  }
+
+  private testP2m: unknown = null;
+
   bootXenInit(domid: number): void {
     const d = checkDomid(domid);
     this.step('xc_dom_boot_xen_init', (dom) => this.xg.xc_dom_boot_xen_init(dom, this.handle, d) as number);
@@ -249,6 +267,11 @@ export class DomImage {
     if (this.dom === null) return;
     const dom = this.dom;
     this.dom = null;
+    if (this.testP2m !== null) {
+      koffi().encode(dom, koffi().offsetof(xenguestTypes().xc_dom_image, 'pv_p2m'), 'void *', null);
+      koffi().free(this.testP2m);
+      this.testP2m = null;
+    }
     this.xg.xc_dom_release(dom);
   }
 }
