@@ -76,9 +76,10 @@ export async function waitForDomainEvent(ops: DomainOps, domid: number, o: { sto
       const left = deadline - Date.now();
       if (left <= 0) throw new XentoolError('ERR_TIMEOUT', `timed out waiting for domain ${domid} to shut down`);
       let timer: NodeJS.Timeout | undefined;
-      // A poll every second as well: the simulated host's xenstored fires no @releaseDomain
-      // for a shutdown, and a missed event must not hang a waiter forever.
-      const tick = new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), Math.min(left, 1000))));
+      // A poll as well: the simulated host's xenstored fires no @releaseDomain for a shutdown,
+      // and on a real host a missed event must not hang a waiter (or a monitor) forever.
+      const poll = ops.kind === 'sim' ? 1000 : 5000;
+      const tick = new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), Math.min(left, poll))));
       const r = await Promise.race([it.next(), tick]);
       clearTimeout(timer);
       if (r !== 'tick' && r.done) throw new XentoolError('ERR_XENSTORE_CLOSED', 'the xenstore connection closed while waiting');
