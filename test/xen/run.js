@@ -11,7 +11,8 @@
  *   node test/xen/run.js exec 'CMD'...    run each CMD in dom0 (the served VM, or a VM booted for
  *                                         this call), print its output, exit with the last code
  *
- * Needs root and the Debian packages of test/xen/setup.sh.
+ * Needs root and the Debian packages of test/xen/setup.sh. XENVM_WITH_QEMU=1 adds qemu-xen to dom0
+ * (for HVM guests) and uses test/xen/work/images-hvm.
  */
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -20,7 +21,8 @@ const path = require('path');
 const XEN_DIR = __dirname;
 const PROJECT = path.resolve(XEN_DIR, '../..');
 const WORK = path.join(XEN_DIR, 'work');
-const IMAGES = path.join(WORK, 'images');
+// XENVM_WITH_QEMU=1 (HVM guests: qemu-xen in dom0, +26 MB) builds and boots its own image set.
+const IMAGES = path.join(WORK, process.env.XENVM_WITH_QEMU === '1' ? 'images-hvm' : 'images');
 const CURRENT = path.join(WORK, 'current');
 
 function fail(message, code = 2) {
