@@ -8,8 +8,9 @@
  *   node test/xen/run.js build            only build the images (test/xen/work/images)
  *   node test/xen/run.js serve            boot a VM and keep it until Ctrl-C; `exec` and the suite
  *                                         (XENVM_RUN_DIR=<dir> npm run test:xen) then use it
- *   node test/xen/run.js exec 'CMD'...    run each CMD in dom0 (the served VM, or a VM booted for
- *                                         this call), print its output, exit with the last code
+ *   node test/xen/run.js exec 'CMD'...    run each CMD in dom0 (the VM XENVM_RUN_DIR names, else the
+ *                                         last served one, else a VM booted for this call), print
+ *                                         its output, exit with the last code
  *
  * Needs root and the Debian packages of test/xen/setup.sh. XENVM_WITH_QEMU=1 adds qemu-xen to dom0
  * (for HVM guests) and uses test/xen/work/images-hvm.
@@ -55,9 +56,10 @@ function loadXenVm() {
   return require(out);
 }
 
+/** The VM to use: XENVM_RUN_DIR if set, else the last one `serve` started (work/current). */
 function servedRunDir() {
   try {
-    const dir = fs.readFileSync(CURRENT, 'utf8').trim();
+    const dir = process.env.XENVM_RUN_DIR || fs.readFileSync(CURRENT, 'utf8').trim();
     const pid = Number(fs.readFileSync(path.join(dir, 'qemu.pid'), 'utf8').trim());
     process.kill(pid, 0);
     if (fs.existsSync(path.join(dir, 'share', 'POWEROFF'))) return undefined;
@@ -94,7 +96,9 @@ async function serve() {
     process.once('SIGTERM', resolve);
   });
   await vm.shutdown();
-  fs.rmSync(CURRENT, { force: true });
+  // Several people may serve VMs from one tree: leave work/current alone if it names another.
+  const current = fs.existsSync(CURRENT) ? fs.readFileSync(CURRENT, 'utf8').trim() : '';
+  if (current === vm.runDir) fs.rmSync(CURRENT, { force: true });
 }
 
 async function exec(commands) {
