@@ -10,14 +10,6 @@ import { SimBench } from '../pci/sim-helpers';
 const ROOT = join(__dirname, '..', '..');
 export const CHILD = join(__dirname, 'xentool-child.js');
 
-/**
- * State directories on tmpfs when there is one: every step boundary fsyncs the host state and
- * the intent file, which on a disk costs more than the rest of the run.
- */
-export function useTmpfs(): void {
-  if (existsSync('/dev/shm')) process.env.TMPDIR = '/dev/shm';
-}
-
 /** The children run the compiled CLI, so compile it first (incremental: fast when up to date). */
 export function buildCli(): void {
   try {

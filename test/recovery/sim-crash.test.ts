@@ -7,11 +7,10 @@
  * the independent consistency check and `pci-audit` reports it clean.
  */
 import { SimBench } from '../pci/sim-helpers';
-import { buildCli, cloneBench, inconsistencies, intentFiles, runChild, stepCount, useTmpfs } from './crash-helpers';
+import { buildCli, cloneBench, inconsistencies, intentFiles, runChild, stepCount } from './crash-helpers';
 
 jest.setTimeout(600_000);
 
-useTmpfs();
 let base: SimBench;
 const benches: SimBench[] = [];
 

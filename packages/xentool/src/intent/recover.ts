@@ -70,7 +70,7 @@ async function recoverOne(store: IntentStore, env: RecoveryEnv, rec: IntentRecor
         rec.status = 'stuck';
         rec.failures = base.failures;
         await persist();
-        return { ...base, action: 'stuck', why };
+        return { ...base, action: 'stuck', why: `a step failed while finishing the operation (${why}); the record stays open` };
       }
       base.actions.push(`step ${i + 1}/${n}: ${describe(s)}`);
       // Recorded without undo: once rolling forward there is no going back.
@@ -124,7 +124,7 @@ async function recoverOne(store: IntentStore, env: RecoveryEnv, rec: IntentRecor
     rec.status = 'stuck';
     rec.failures = base.failures;
     await persist();
-    return { ...base, action: 'stuck', why };
+    return { ...base, action: 'stuck', why: `an undo failed while rolling back (${why}); the record stays open` };
   }
   await store.remove(rec);
   return { ...base, action: 'rolled back', why };
