@@ -1,0 +1,86 @@
+/**
+ * What the xentool PCI scenario files (10-14) share: running xentool and its xm front end in dom0,
+ * and many commands in one round trip.
+ *
+ * Every node start in dom0 costs 60-170 s under TCG on a loaded 2-core machine (measured while
+ * writing these files), so each step runs all its commands in one `vm.exec` script that prints
+ * `=== NAME` before each command's output and `=== NAME rc=N` after it; `sections()` splits that
+ * back into one {out, rc} per command.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { PROJECT_DIR, PROJECT_IN_DOM0, xentoolCommand, xentoolMode } from './suite';
+import type { XenVm } from './xen-vm';
+
+const xmBundled = new Set<string>();
+
+/**
+ * The shell commands that run `xentool` and `xm` in dom0. xentool: suite.ts's command (the tree
+ * or the suite's bundle). xm: bin/xm.js from the tree, or, in bundle mode, a bundle of main.ts
+ * whose entry calls main('xm') (suite.ts's bundle hard-wires 'xentool').
+ */
+export function pciCommands(vm: XenVm): { xt: string; xm: string } {
+  const xt = xentoolCommand(vm);
+  if (xentoolMode() === 'tree') return { xt, xm: `node ${PROJECT_IN_DOM0}/packages/xentool/bin/xm.js` };
+  if (!xmBundled.has(vm.share)) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    const leaf = (name: string) => path.join(PROJECT_DIR, 'packages', name, 'src', 'index.ts');
+    esbuild.buildSync({
+      stdin: { contents: "require('./packages/xentool/src/main.ts').main('xm');", resolveDir: PROJECT_DIR, loader: 'js', sourcefile: 'xm-bundle-entry.js' },
+      outfile: path.join(vm.share, 'xm.js'),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external: ['koffi'],
+      alias: {
+        '@xentool/xenstore': leaf('xenstore'),
+        '@xentool/pciback': leaf('pciback'),
+        '@xentool/libxc-bindings': leaf('libxc-bindings'),
+      },
+      logLevel: 'error',
+    });
+    xmBundled.add(vm.share);
+  }
+  return { xt, xm: `NODE_PATH=${PROJECT_IN_DOM0}/node_modules node /mnt/host/xm.js` };
+}
+
+export interface Section {
+  out: string;
+  rc: number;
+}
+
+/** One script line that runs `cmd` (stdout and stderr together) between the section markers. */
+export function step(name: string, cmd: string): string {
+  return `echo "=== ${name}"; { ${cmd}; } 2>&1; echo "=== ${name} rc=$?"`;
+}
+
+/** Splits a script's output made of step() lines back into sections by name. */
+export function sections(text: string): Record<string, Section> {
+  const out: Record<string, Section> = {};
+  const re = /^=== (\S+)\n([\s\S]*?)^=== \1 rc=(\d+)$/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = { out: m[2]!, rc: Number(m[3]) };
+  return out;
+}
+
+/** Runs the steps in one round trip; the whole output is kept as a transcript file in the share. */
+export async function runSteps(vm: XenVm, label: string, steps: string[], timeoutS = 1500): Promise<Record<string, Section>> {
+  const r = await vm.exec(steps.join('\n'), { timeoutS });
+  fs.mkdirSync(path.join(vm.share, 'transcripts'), { recursive: true });
+  fs.writeFileSync(path.join(vm.share, 'transcripts', `${label}.txt`), r.stdout + (r.stderr ? `\n--- stderr\n${r.stderr}` : ''));
+  const s = sections(r.stdout);
+  if (Object.keys(s).length === 0) throw new Error(`${label}: no section in dom0's output (rc ${r.code}): ${r.stdout.slice(-2000)} ${r.stderr.slice(-2000)}`);
+  return s;
+}
+
+/** `xenstore-ls -f` of the host's PCI state plus xl's listings, as steps (for before/after). */
+export function hostSnapshotSteps(prefix: string): string[] {
+  return [
+    step(`${prefix}-backend`, 'xenstore-ls -f /local/domain/0/backend/pci 2>/dev/null || echo none'),
+    step(`${prefix}-libxl`, 'xenstore-ls -f /libxl/pci 2>/dev/null || echo none'),
+    step(`${prefix}-slots`, 'cat /sys/bus/pci/drivers/pciback/slots'),
+    step(`${prefix}-assignable`, 'xl pci-assignable-list'),
+    step(`${prefix}-drivers`, 'for d in /sys/bus/pci/devices/*; do l=$(readlink $d/driver); echo "${d##*/} ${l##*/}"; done'),
+  ];
+}
