@@ -4,7 +4,8 @@
  * intent record already says so), boundary n kills after the last step, before the record is
  * closed. After `pci-recover` the host is exactly as before the command (rolled back) or exactly
  * as after a clean run (finished forward), per the recovery policy the record states; it passes
- * the independent consistency check and `pci-audit` reports it clean.
+ * the independent consistency check and `pci-audit` reports it clean. pci-recover is itself killed
+ * before each change it makes, and the next pci-recover still ends in the same state.
  */
 import { SimBench } from '../pci/sim-helpers';
 import { buildCli, cloneBench, inconsistencies, intentFiles, runChild, stepCount } from './crash-helpers';
@@ -121,5 +122,44 @@ describe('SIGKILL at every step boundary, then pci-recover', () => {
     const s = clone(base);
     await s.ok(['pci-assignable-add', '-n', 'sata', '02:00.0']);
     await killEverywhere(s, ['pci-assignable-remove', '-r', '02:00.0']);
+  });
+});
+
+describe('pci-recover itself SIGKILLed before each of its changes, then run again', () => {
+  async function killRecoveryEverywhere(start: SimBench, cmd: string[], killAt: number, want: 'before' | 'after'): Promise<void> {
+    const ref = clone(start);
+    await ref.ok(cmd);
+    const expected = want === 'before' ? start.snapshot() : ref.snapshot();
+    const crashed = clone(start);
+    expect((await runChild(crashed, cmd, { XENTOOL_TEST_KILL_AT_STEP: String(killAt) })).signal).toBe('SIGKILL');
+    // The changes recovery will make, one line each.
+    const plan = (await clone(crashed).ok(['pci-recover', '--dry-run'])).stdout.split('\n').filter((l) => l.startsWith('  '));
+    expect(plan.length).toBeGreaterThan(2);
+    for (let j = 0; j < plan.length; j++) {
+      const b = clone(crashed);
+      const r = await runChild(b, ['pci-recover'], { XENTOOL_TEST_KILL_AT_STEP: String(j) });
+      expect({ j, signal: r.signal }).toEqual({ j, signal: 'SIGKILL' });
+      const again = await b.ok(['pci-recover']);
+      expect(again.stdout).toMatch(new RegExp(`^${cmd[0]} .*: ${want === 'before' ? 'rolled back' : 'finished'}, because `));
+      expect({ j, state: b.snapshot() }).toEqual({ j, state: expected });
+      expect({ j, problems: inconsistencies(b) }).toEqual({ j, problems: [] });
+      expect((await b.run(['pci-audit'])).code).toBe(0);
+    }
+  }
+
+  it('rolling back a PV attach killed at its last step', async () => {
+    const n = await stepCount(base, ['pci-attach', 'pv', '01:00.0']);
+    await killRecoveryEverywhere(base, ['pci-attach', 'pv', '01:00.0'], n - 1, 'before');
+  });
+
+  it('rolling back an assignable-add killed at its last step (undo of the seize is two steps)', async () => {
+    const n = await stepCount(base, ['pci-assignable-add', '-n', 'sata', '02:00.0']);
+    await killRecoveryEverywhere(base, ['pci-assignable-add', '-n', 'sata', '02:00.0'], n - 1, 'before');
+  });
+
+  it('finishing a PV detach killed after the guest let go', async () => {
+    const s = clone(base);
+    await s.ok(['pci-attach', 'pv', '01:00.0']);
+    await killRecoveryEverywhere(s, ['pci-detach', 'pv', '01:00.0'], 1, 'after');
   });
 });

@@ -31,7 +31,14 @@ export async function runPciRecover(open: OpenPciHost, args: ParsedArgs, ctx: Co
     let outcomes: RecoveryOutcome[];
     try {
       const cp = checkpointFor(host);
-      outcomes = await recoverIntents(intentStoreFor(host), recoveryEnvFor(host, handlers), { dryRun, ...(cp ? { checkpoint: cp } : {}) });
+      const hooks = ctx.testHooks;
+      const kill = hooks?.killAtStep !== undefined && hooks.killSelf ? { at: hooks.killAtStep, now: hooks.killSelf } : undefined;
+      outcomes = await recoverIntents(intentStoreFor(host), recoveryEnvFor(host, handlers), {
+        dryRun,
+        ...(cp ? { checkpoint: cp } : {}),
+        // Test-only: XENTOOL_TEST_KILL_AT_STEP=N kills pci-recover before its N-th change.
+        ...(kill ? { beforeAction: (i: number) => (i === kill.at ? kill.now() : undefined) } : {}),
+      });
     } finally {
       await lock?.release();
     }

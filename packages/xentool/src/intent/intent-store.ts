@@ -33,6 +33,8 @@ export interface CompletedStep {
   undo: Step[];
   /** Set once recovery (or the applier's own rollback) has undone this step. */
   undone?: boolean;
+  /** How many of `undo` recovery has applied so far (a recovery killed mid-way resumes there). */
+  undoneCount?: number;
 }
 
 export interface IntentRecord {

@@ -23,11 +23,19 @@ export interface RecoveryOutcome {
 export interface RecoverOptions {
   dryRun: boolean;
   checkpoint?: () => Promise<void>;
+  /**
+   * Called before each change recovery makes, numbered from 0 across the run, after the record
+   * says everything before it is done: the test-only kill hook uses it to prove that a recovery
+   * killed at any point is finished by the next one.
+   */
+  beforeAction?: (n: number) => void;
 }
 
 export async function recoverIntents(store: IntentStore, env: RecoveryEnv, o: RecoverOptions): Promise<RecoveryOutcome[]> {
   const out: RecoveryOutcome[] = [];
-  for (const rec of (await store.list()).reverse()) out.push(await recoverOne(store, env, rec, o));
+  let n = 0;
+  const tick = () => o.beforeAction?.(n++);
+  for (const rec of (await store.list()).reverse()) out.push(await recoverOne(store, env, rec, o, tick));
   return out;
 }
 
@@ -39,7 +47,7 @@ function rollsForward(r: IntentRecord): boolean {
   return r.completed.some((c) => c.index === pivot && !c.undone);
 }
 
-async function recoverOne(store: IntentStore, env: RecoveryEnv, rec: IntentRecord, o: RecoverOptions): Promise<RecoveryOutcome> {
+async function recoverOne(store: IntentStore, env: RecoveryEnv, rec: IntentRecord, o: RecoverOptions, tick: () => void): Promise<RecoveryOutcome> {
   const base = { id: rec.id, command: rec.command, actions: [] as string[], failures: [] as string[] };
   const persist = () => store.write(rec, o.checkpoint);
   const describe = (s: Step) => describeStep(s, env.handlers);
@@ -62,6 +70,7 @@ async function recoverOne(store: IntentStore, env: RecoveryEnv, rec: IntentRecor
     rec.status = 'recovering';
     await persist();
     for (const { s, i } of todo) {
+      tick();
       try {
         if (rec.inFlight?.index === i) await rerunInterrupted(env, s);
         else await env.handlers[s.op]!.apply(s);
@@ -95,6 +104,7 @@ async function recoverOne(store: IntentStore, env: RecoveryEnv, rec: IntentRecor
   const inFlight = rec.inFlight;
   if (inFlight) {
     const step = rec.steps[inFlight.index]!;
+    tick();
     try {
       const did = await settleInterrupted(env, step, inFlight.pre);
       base.actions.push(`interrupted step ${inFlight.index + 1}/${n} (${describe(step)}): ${did ?? 'had not changed anything'}`);
@@ -106,10 +116,18 @@ async function recoverOne(store: IntentStore, env: RecoveryEnv, rec: IntentRecor
   }
   for (const c of pending) {
     let ok = true;
-    for (const u of c.undo) {
+    // Each undo step is recorded as applied before the next starts, so a recovery killed between
+    // two of them resumes with the next instead of applying one twice (releasing a device from
+    // pciback twice is an error, not a no-op).
+    for (const u of c.undo.slice(c.undoneCount ?? 0)) {
+      tick();
       try {
         await env.handlers[u.op]!.apply(u);
         base.actions.push(`undid step ${c.index + 1}/${n}: ${describe(u)}`);
+        if (ok) {
+          c.undoneCount = (c.undoneCount ?? 0) + 1;
+          await persist();
+        }
       } catch (e) {
         ok = false;
         base.failures.push(`undo of step ${c.index + 1}/${n} (${describe(u)}): ${(e as Error).message}`);
