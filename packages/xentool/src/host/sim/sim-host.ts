@@ -26,7 +26,7 @@ import { acquireHostLock, type HostLock } from '../../intent/host-lock';
 
 /**
  * One invocation at a time in a simulated host, through the same kernel-released lock as the real
- * host's (intent/host-lock.ts). state-dir.ts's pid-file lock was racy under contention: a waiter
+ * host's (intent/host-lock.ts). A pid-file lock (the first version) was racy under contention: a waiter
  * that saw a dead holder could remove the lock a third process had just taken, letting two
  * invocations work on one state (found by test/recovery/sim-concurrency.test.ts).
  */
