@@ -24,13 +24,14 @@ let cfg: string;
 /** xenstore as dom0 sees it, minus what moves by itself (dom0's own memory target and tool nodes). */
 const XS_DUMP = `xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-model)' | sort`;
 const FREE = `xl info | sed -n 's/^free_memory *: //p'`;
-const NO_MONITOR = `! ps | grep -v grep | grep -q 'create --monitor'`;
+const NO_MONITOR = `no_monitor`;
 /**
  * Shell helpers: a monitor may still be starting (node from 9p takes about a minute) when its
  * domain is destroyed, and Xen hands a dead domain's pages back asynchronously, so both are
  * waited for (up to 2 minutes) before they are compared.
  */
 const HELPERS = [
+  `no_monitor() { ! ps | grep -v grep | grep -q 'create --monitor'; }`,
   `wait_no_monitor() { i=0; while ! ${NO_MONITOR} && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done; ${NO_MONITOR} && echo none; }`,
   `wait_free() { i=0; while [ "$(${FREE})" != "$1" ] && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done; ${FREE}; }`,
   // The guest's identity while it exists, then every node that still names it.
@@ -106,7 +107,7 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
           // No keyboard here: the guest is made to write while we listen (sysrq h prints the
           // sysrq help on its console, every 15 s, since node's start-up time varies).
           `(i=0; while [ $i -lt 16 ]; do sleep 15; xl sysrq ${GUEST} h; i=$((i+1)); done) &`,
-          `timeout -s TERM 240 ${xentool} console ${GUEST} </dev/null > /tmp/console.out 2>/tmp/console.err; echo "=== console ==="; head -c 65536 /tmp/console.out | tr -d '\\000'; echo "=== err ==="; cat /tmp/console.err`,
+          `timeout -s TERM 240 env ${xentool} console ${GUEST} </dev/null > /tmp/console.out 2>/tmp/console.err; echo "=== console ==="; head -c 65536 /tmp/console.out | tr -d '\\000'; echo "=== err ==="; cat /tmp/console.err`,
         ].join('\n'),
         { timeoutS: 400 },
       );
@@ -123,7 +124,7 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
     async () => {
       const r = await vm.exec(
         [
-          `timeout 400 ${xentool} shutdown -w ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
+          `timeout 400 env ${xentool} shutdown -w ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
           `echo "=== xl ==="; xl list`,
           HELPERS,
           `echo "=== monitor ==="; wait_no_monitor`,
