@@ -15,6 +15,7 @@ import type { PciHost } from './pci-host';
 import { planAssignableAdd, planAssignableRemove } from './plan-assignable';
 import { planPciAttach, type AttachRequest } from './plan-pci-attach';
 import { planPciDetach } from './plan-pci-detach';
+import { kernfsOrder } from './kernfs-order';
 import { pciStepHandlers } from './step-handlers';
 import type { AttachedPci, Bdf } from './types';
 import { bdfText, bdfXsKey, machineSbdf } from './types';
@@ -273,14 +274,15 @@ export interface AssignableDevice extends Bdf {
 
 /**
  * `pci-assignable-list`: bound to pciback and not in use by a guest (no `/libxl/pci/<bdf>/domid`),
- * in the order of pciback's driver directory.
+ * in the order of pciback's driver directory as the kernel lists it (kernfs hash order, which is
+ * what xl prints; our Sysfs sorts by name).
  */
 export async function assignableList(host: PciHost): Promise<AssignableDevice[]> {
   if (!isPcibackLoaded(host.sysfs)) {
     throw new XentoolError('ERR_PCIBACK_NOT_LOADED', 'Looks like pciback driver not loaded');
   }
   const out: AssignableDevice[] = [];
-  for (const e of host.sysfs.readdir('/bus/pci/drivers/pciback')) {
+  for (const e of kernfsOrder(host.sysfs.readdir('/bus/pci/drivers/pciback'))) {
     const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(e);
     if (!m) continue;
     const b = { domain: parseInt(m[1]!, 16), bus: parseInt(m[2]!, 16), dev: parseInt(m[3]!, 16), func: parseInt(m[4]!, 16) };
