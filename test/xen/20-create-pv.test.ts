@@ -128,7 +128,7 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
           // xenbus driver runs on control/shutdown = poweroff) signals PID 1, which ignores it
           // (seen in this VM: the guest stayed up for 400 s). sysrq o powers the kernel off
           // directly (SCHEDOP_shutdown poweroff), which is what the monitor must then act on.
-          `id=$(xl domid ${GUEST}); (sleep 60; echo "=== request ==="; xenstore-read /local/domain/$id/control/shutdown; xl sysrq ${GUEST} o) > /tmp/sysrq.out &`,
+          `id=$(xl domid ${GUEST}); (sleep 150; echo "=== request ==="; xenstore-read /local/domain/$id/control/shutdown; xl sysrq ${GUEST} o) > /tmp/sysrq.out &`,
           `timeout 400 env ${xentool} shutdown -w ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
           `cat /tmp/sysrq.out`,
           `echo "=== xl ==="; xl list`,
