@@ -22,7 +22,13 @@ let xentool: string;
 let cfg: string;
 
 /** xenstore as dom0 sees it, minus what moves by itself (dom0's own memory target and tool nodes). */
-const XS_DUMP = `xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-model)' | sort`;
+/**
+ * xenstore as dom0 sees it, minus what moves by itself (dom0's memory target, device-model) and
+ * the bare toolstack roots /libxl, /vm and /local/domain/0/backend: the first domain ever created
+ * makes them and xl never removes /libxl and /vm either (seen in this VM: after xl destroy only
+ * the empty backend directory went away).
+ */
+const XS_DUMP = `xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-model)' | grep -v -E '^(/libxl|/vm|/local/domain/0/backend) = ""$' | sort`;
 const FREE = `xl info | sed -n 's/^free_memory *: //p'`;
 const NO_MONITOR = `no_monitor`;
 /**
@@ -41,9 +47,14 @@ const HELPERS = [
   `alone() { [ "$(xl list | wc -l)" = 2 ]; }`,
 ].join('\n');
 
+/** The lines after `=== name ===` up to the next marker (an empty section is ''). */
 function section(out: string, name: string): string {
-  const m = new RegExp(`=== ${name} ===\\n([\\s\\S]*?)(?:\\n=== |$)`).exec(out);
-  return m ? m[1]! : '';
+  const lines = out.split('\n');
+  const start = lines.indexOf(`=== ${name} ===`);
+  if (start < 0) return '';
+  const rest = lines.slice(start + 1);
+  const end = rest.findIndex((l) => /^=== .+ ===$/.test(l));
+  return (end < 0 ? rest : rest.slice(0, end)).join('\n');
 }
 
 beforeAll(async () => {
