@@ -85,6 +85,16 @@ describe('PV attach and detach', () => {
     expect((await b.ok(['pci-list', 'pvxl'])).stdout).toBe('');
   });
 
+  it('a hot-add the guest never takes is withdrawn: exit 1 and the host as before', async () => {
+    await b.ok(['pci-attach', 'pvxl', '01:00.0']);
+    await b.ok(['sim-guest', 'pvxl', '--hung']);
+    const before = b.snapshot();
+    const r = await b.run(['pci-attach', 'pvxl', '03:00.0', '--timeout', '0.3']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/timed out after 0.3 s waiting for domain 1's pcifront to take 0000:03:00.0/);
+    expect(b.snapshot()).toEqual(before);
+  });
+
   it('a hung PV guest: detach times out, says nothing changed, and -f removes it anyway', async () => {
     await b.ok(['pci-attach', 'pvxl', '01:00.0']);
     await b.ok(['sim-guest', 'pvxl', '--hung']);

@@ -264,9 +264,31 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
           // pciback exports the device (state-N 1 → 3) and the backend returns to Connected once
           // pcifront has rescanned; a first device connects from Initialising.
           await waitTaken(c, domid, b, index, n(st, 'timeoutMs') || 10_000).catch(async (e) => {
-            // A failed step has no undo entry, so it cleans up after itself: drop the nodes it
-            // wrote (pciback releases the device when its record goes).
-            await c.xs.transaction((tx) => removeBackendDevice(tx, domid, b));
+            // A failed step has no undo entry, so it cleans up after itself. A slow guest may
+            // still take the device after the wait gave up (seen on real Xen under emulation), so
+            // a hot-add is withdrawn through pcifront (state-N=5, Reconfiguring) before its
+            // nodes go; the first device goes with its whole backend, which pciback tears down.
+            let unanswered = index > 0;
+            if (index > 0) {
+              unanswered = false;
+              await c.xs.transaction(async (tx) => {
+                await tx.write(`${be}/state-${index}`, String(XenbusState.Closing));
+                await tx.write(`${be}/state`, String(XenbusState.Reconfiguring));
+              });
+              await waitFor(c.xs, `${be}/state`, async () => ((await c.xs.read(`${be}/state`)) === '4' ? true : undefined), {
+                timeoutMs: n(st, 'timeoutMs') || 10_000,
+                what: `domain ${domid} to drop the half-added ${bdfText(b)}`,
+              }).catch(() => {
+                c.warn(`domain ${domid} did not confirm dropping the half-added ${bdfText(b)}; its record is removed anyway`);
+                unanswered = true;
+              });
+            }
+            await c.xs.transaction(async (tx) => {
+              await removeBackendDevice(tx, domid, b);
+              // Nobody answered the Reconfiguring request: put back the Connected state the
+              // backend had before this step.
+              if (unanswered) await tx.write(`${be}/state`, String(XenbusState.Connected));
+            });
             throw e;
           });
         }
