@@ -28,14 +28,20 @@ export function simDir(ctx: CommandContext, args: ParsedArgs): string {
   return path.join(state, 'xentool', 'sim');
 }
 
-export async function openHost(ctx: CommandContext, args: ParsedArgs): Promise<AnyHost> {
-  if (wantsSim(ctx, args)) {
-    const { SimHost } = await import('./sim/sim-host');
-    return SimHost.open({
-      dir: simDir(ctx, args),
-      onWait: (pid) => void write(ctx.stderr, `waiting for the simulated host, in use by process ${pid}...\n`),
-    });
-  }
+/** The simulated host in the directory `--sim-dir` (or the default) names. */
+export async function openSimHost(ctx: CommandContext, args: ParsedArgs) {
+  const { SimHost } = await import('./sim/sim-host');
+  return SimHost.open({
+    dir: simDir(ctx, args),
+    onWait: (pid) => void write(ctx.stderr, `waiting for the simulated host, in use by process ${pid}...\n`),
+  });
+}
+
+/**
+ * The real host, with the handles it was built from (domain creation needs libxenctrl and the
+ * xenstore client themselves). Without a hypervisor: one line, ERR_HOST_UNAVAILABLE.
+ */
+export async function openRealXenHost(ctx: CommandContext) {
   if (!existsSync(PRIVCMD)) {
     throw new XentoolError(
       'ERR_HOST_UNAVAILABLE',
@@ -53,5 +59,10 @@ export async function openHost(ctx: CommandContext, args: ParsedArgs): Promise<A
     throw e;
   }
   const { RealXenHost } = await import('./real/real-xen-host');
-  return new RealXenHost({ xc, xenstore });
+  return { host: new RealXenHost({ xc, xenstore }), xc, xenstore };
+}
+
+export async function openHost(ctx: CommandContext, args: ParsedArgs): Promise<AnyHost> {
+  if (wantsSim(ctx, args)) return openSimHost(ctx, args);
+  return (await openRealXenHost(ctx)).host;
 }
