@@ -107,6 +107,21 @@ describe('create on the simulated host', () => {
     expect((await b.ok(['info', 'free_memory'])).stdout).toBe(free);
   });
 
+  it('pci=[...]: the devices are attached while the domain is paused, the guest sees them, destroy gives them back', async () => {
+    const assignable = (await b.ok(['pci-assignable-list'])).stdout;
+    expect(assignable).toBe('0000:03:00.0 \n0000:01:00.0 \n');
+    const r = await b.ok(['create', '-N', pvConfig('g1', "pci = [ '01:00.0', '03:00.0' ]\n")]);
+    const plan = (JSON.parse(r.stdout) as { plan: { steps: { op: string }[] } }).plan.steps.map((st) => st.op);
+    // Attached after the console and before the unpause: pcifront finds them when it first connects.
+    expect(plan.slice(plan.indexOf('console.add'))).toEqual(['console.add', 'pci.attach', 'pci.attach', 'domain.unpause', 'monitor.start']);
+    await b.ok(['create', pvConfig('g1', "pci = [ '01:00.0', '03:00.0' ]\n")]);
+    expect((await b.ok(['pci-list', 'g1'])).stdout).toBe('Vdev Device\n00.0 0000:01:00.0\n00.0 0000:03:00.0\n');
+    expect((await b.ok(['sim-guest', 'g1'])).stdout).toBe('guest sees 0000:00:00.00\nguest sees 0000:00:01.00\n');
+    expect((await b.ok(['pci-assignable-list'])).stdout).toBe('');
+    await b.ok(['destroy', 'g1']);
+    expect((await b.ok(['pci-assignable-list'])).stdout).toBe(assignable);
+  });
+
   it('refuses a second domain with the same name before creating anything', async () => {
     await b.ok(['create', pvConfig('g1')]);
     const before = b.snapshot();

@@ -130,6 +130,7 @@ export async function createFromConfig(h: DomainHost, ctx: CommandContext, c: Cr
             rdmPolicy: p.rdm_policy === 'relaxed' ? 'relaxed' : 'strict',
             force: false,
             timeoutMs: 10_000,
+            starting: true,
           },
           pciOpts,
         );

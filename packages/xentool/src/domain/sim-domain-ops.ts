@@ -87,9 +87,15 @@ export class SimDomainOps implements DomainOps {
   async introduce(domid: number, storeMfn: bigint, storePort: number): Promise<void> {
     const m = this.meta('xs_introduce_domain', domid);
     this.host.server.introduceDomain(domid, storeMfn.toString(), storePort);
-    // The simulated guest side (pcifront or QEMU) comes up once the guest can reach xenstore.
-    await this.host.startGuest(m);
+    // QEMU runs before the guest does (it is spawned while the domain is paused); a PV guest's
+    // pcifront only once the guest runs, at the first unpause, so it finds every device that
+    // creation attached while the domain was paused, as a real guest's pcifront does at boot.
+    if (m.hvm) await this.host.startGuest(m);
+    else this.notBooted.add(domid);
   }
+
+  /** PV domains of this process that were introduced but never unpaused (no pcifront yet). */
+  private readonly notBooted = new Set<number>();
 
   async consoleNodesWritten(domid: number): Promise<void> {
     await this.host.xs.write(`/local/domain/${domid}/console/tty`, `/dev/pts/sim${domid}`);
@@ -100,7 +106,9 @@ export class SimDomainOps implements DomainOps {
   }
 
   async unpause(domid: number): Promise<void> {
-    this.meta('xc_domain_unpause', domid).paused = false;
+    const m = this.meta('xc_domain_unpause', domid);
+    m.paused = false;
+    if (this.notBooted.delete(domid)) await this.host.startGuest(m);
   }
 
   async remoteShutdown(domid: number, _code: ShutdownCode): Promise<void> {

@@ -34,6 +34,12 @@ export interface AttachRequest {
   /** Attach even if dom0 uses the device (`--force`). */
   force: boolean;
   timeoutMs: number;
+  /**
+   * The domain is being created and is still paused (`create` with pci=[...]): its pcifront
+   * only connects once it boots, so the PV backend is written without waiting for it, as libxl
+   * does for devices added at creation (libxl_pci.c, `starting`).
+   */
+  starting?: boolean;
 }
 
 export interface AttachView {
@@ -136,7 +142,10 @@ export function planPciAttach(req: AttachRequest, v: AttachView): Plan {
       ...(vdevfn !== undefined ? { vdevfn } : {}),
       ...(req.name ? { name: req.name } : {}),
       timeoutMs: req.timeoutMs,
-      why: 'pciback exports the device and pcifront rescans (Reconfiguring dance)',
+      ...(req.starting ? { starting: true } : {}),
+      why: req.starting
+        ? 'pciback exports the device when pcifront connects at boot (the domain is still paused)'
+        : 'pciback exports the device and pcifront rescans (Reconfiguring dance)',
     });
   }
   return { title, steps, warnings: [...dev.warnings] };

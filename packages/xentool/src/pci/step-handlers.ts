@@ -232,7 +232,7 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
     },
     'backend.add': {
       describe: (st) =>
-        `record ${s(st, 'bdf')} in domain ${n(st, 'domid')}'s PCI backend${st.hvm ? '' : ' and wait for pciback and pcifront to reconfigure'}`,
+        `record ${s(st, 'bdf')} in domain ${n(st, 'domid')}'s PCI backend${st.hvm || st.starting ? '' : ' and wait for pciback and pcifront to reconfigure'}`,
       apply: async (st) => {
         const domid = n(st, 'domid');
         const b = bdfOf(st);
@@ -240,7 +240,9 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
         const hvm = st.hvm === true;
         let vdevfn = st.vdevfn === undefined ? undefined : n(st, 'vdevfn');
         if (hvm) vdevfn = await hvmSlotOf(c, domid, b);
-        const connected = !hvm && (await c.xs.read(`${be}/state`)) !== undefined;
+        // A domain being created (still paused) has no pcifront yet: nothing to wait for.
+        const starting = st.starting === true;
+        const connected = !hvm && !starting && (await c.xs.read(`${be}/state`)) !== undefined;
         if (connected) {
           await waitFor(c.xs, `${be}/state`, async () => ((await c.xs.read(`${be}/state`)) === '4' ? true : undefined), {
             timeoutMs: n(st, 'timeoutMs') || 10_000,
@@ -256,11 +258,11 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
             ...(vdevfn !== undefined ? { vdevfn } : {}),
             ...(typeof st.name === 'string' ? { name: st.name } : {}),
             opts: s(st, 'opts'),
-            reconfigure: !hvm,
+            reconfigure: !hvm && !starting,
           }),
         );
         const undo: Step[] = [{ op: 'backend.forget', domid, bdf: bdfText(b) }];
-        if (!hvm) {
+        if (!hvm && !starting) {
           // pciback exports the device (state-N 1 → 3) and the backend returns to Connected once
           // pcifront has rescanned; a first device connects from Initialising.
           await waitTaken(c, domid, b, index, n(st, 'timeoutMs') || 10_000).catch(async (e) => {

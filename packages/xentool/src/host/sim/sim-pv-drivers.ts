@@ -93,8 +93,11 @@ export class SimPciback extends WatchingDriver {
       await xs.write(`${be}/state`, '3');
       return;
     }
-    if (state === '3' && feState === '3') {
-      await xs.write(`${be}/state`, '4');
+    if (state === '3') {
+      // Linux pciback (xen_pcibk_be_watch): devices added while it is Initialised (a domain
+      // being created gets them one by one before its pcifront connects) are exported too.
+      if (!(await this.exportPending(be))) return;
+      if (feState === '3') await xs.write(`${be}/state`, '4');
       return;
     }
     if (state === '7' && feState === '7') {
