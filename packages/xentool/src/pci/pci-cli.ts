@@ -179,13 +179,24 @@ export async function runAssignableList(open: OpenPciHost, args: ParsedArgs, ctx
   });
 }
 
-function bdfArg(text: string): { bdf: Bdf; warnings: string[] } {
-  const b = parseBdf(text);
+/**
+ * A BDF argument, with xl 4.17's exact complaint (exit 2) when malformed: xl_pci.c quotes it
+ * with double quotes for pci-assignable-add and single quotes for pci-assignable-remove.
+ */
+function bdfArg(cmd: string, text: string, ctx: CommandContext): { bdf: Bdf; warnings: string[] } {
+  let b: ReturnType<typeof parseBdf>;
+  try {
+    b = parseBdf(text);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    const quoted = cmd === 'pci-assignable-remove' ? `'${text}'` : `"${text}"`;
+    throw new XentoolError('ERR_BDF', `${cmd}: malformed BDF ${quoted}${ctx.verbose ? ` (${reason})` : ''}`, 2);
+  }
   return { bdf: { domain: b.domain, bus: b.bus, dev: b.dev, func: b.func }, warnings: b.warnings };
 }
 
 export async function runAssignableAdd(open: OpenPciHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
-  const { bdf, warnings } = bdfArg(String(args.bdf));
+  const { bdf, warnings } = bdfArg('pci-assignable-add', String(args.bdf), ctx);
   return withHost(open, ctx, args, async (host) => {
     requireRoot(host, ctx, args, 'pci-assignable-add');
     for (const w of warnings) await write(ctx.stderr, `warning: ${w}\n`);
@@ -208,7 +219,7 @@ export async function runAssignableRemove(open: OpenPciHost, args: ParsedArgs, c
     try {
       bdf = await ops.bdfForName(host, text);
     } catch {
-      const parsed = bdfArg(text);
+      const parsed = bdfArg('pci-assignable-remove', text, ctx);
       for (const w of parsed.warnings) await write(ctx.stderr, `warning: ${w}\n`);
       bdf = parsed.bdf;
     }
