@@ -37,3 +37,30 @@ export async function buildProbe(dir: string): Promise<string> {
   if (r.code !== 0) throw new Error(`gcc failed: ${r.stderr}`);
   return out;
 }
+
+/**
+ * Bundles a test's child-process entry (TypeScript importing @xentool/xenstore from its
+ * sources) into one .js file with esbuild, so the child runs the current sources whether or not
+ * packages/xenstore/dist is built. koffi stays external (a native module) and loads from the
+ * workspace's node_modules, found by walking up from the project directory.
+ */
+export function bundleChild(entry: string, outDir: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const out = path.join(outDir, `${path.basename(entry, '.ts')}.js`);
+  esbuild.buildSync({
+    entryPoints: [entry],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['koffi'],
+    alias: { '@xentool/xenstore': path.join(__dirname, '../../packages/xenstore/src/index.ts') },
+    logLevel: 'error',
+  });
+  return out;
+}
+
+/** NODE_PATH for a bundled child: the workspace's node_modules (koffi). */
+export const CHILD_NODE_PATH = path.join(__dirname, '../../node_modules');

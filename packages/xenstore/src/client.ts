@@ -5,15 +5,23 @@
  * Unlike libxenstore, which sends req_id 0 and relies on strict request/reply order, every
  * request gets its own req_id and replies are matched by it, so many requests can be in
  * flight on one connection. Requests issued in the same tick go out in one write.
+ *
+ * `mode: 'blocking'` swaps the transport for blocking-connection.ts (one write and a blocking
+ * read per request, as libxenstore does): the fastest sequential round trip, no watches.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
+import { BlockingConnection } from './blocking-connection';
+import type { Subscriber, WatchEvent, XenstoreMode, XsConnection } from './connection';
 import { XenstoreError } from './errors';
+import { connectUnixBlocking, setSocketTimeouts } from './native-libc';
 import type { Perm } from './perms';
 import { formatPerm, parsePerm } from './perms';
 import type { XsMessage } from './wire';
-import { encodeMessage, FrameReader, FrameTooLargeError, nulStrings, PAYLOAD_MAX, splitStrings, XsType } from './wire';
+import { encodeMessage, FrameReader, FrameTooLargeError, HEADER_SIZE, nulStrings, PAYLOAD_MAX, splitStrings, XsType } from './wire';
+
+export type { WatchEvent, XenstoreMode } from './connection';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/xenstored/socket';
 export const XENBUS_DEVICE_PATH = '/dev/xen/xenbus';
@@ -32,11 +40,13 @@ export interface OpenOptions extends ClientOptions {
    * Passed in rather than read here: only the CLI's config module reads process.env.
    */
   env?: Readonly<Record<string, string | undefined>>;
-}
-
-export interface WatchEvent {
-  path: string;
-  token: string;
+  /**
+   * 'async' (default): requests are pipelined over a non-blocking stream; watches work.
+   * 'blocking': each request is a write and a blocking read on this thread, as libxenstore
+   * does (faster one at a time; the event loop waits meanwhile). watch() is refused with
+   * ENOTSUP, and xenstored must not run in this process (it could never answer).
+   */
+  mode?: XenstoreMode;
 }
 
 export interface TransactionOptions {
@@ -74,6 +84,7 @@ export async function openXenstore(opts: OpenOptions = {}): Promise<XenstoreClie
     const code = (e as NodeJS.ErrnoException).code ?? 'ENOENT';
     throw new XenstoreError(code, `cannot open xenstore at ${path}: ${code}`);
   }
+  if (opts.mode === 'blocking') return new XenstoreClient(openBlocking(path, st.isSocket(), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), opts);
   if (st.isSocket()) {
     const sock = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect(path);
@@ -91,36 +102,111 @@ export async function openXenstore(opts: OpenOptions = {}): Promise<XenstoreClie
   const fd = await fs.promises.open(path, 'r+').catch((e: NodeJS.ErrnoException) => {
     throw new XenstoreError(e.code ?? 'EIO', `cannot open xenstore at ${path}: ${e.code ?? e.message}`);
   });
-  return new XenstoreClient(fileDuplex(fd), opts);
+  return new XenstoreClient(new DeviceStream(fd), opts);
+}
+
+const DEFAULT_TIMEOUT_MS = 30000;
+
+/** A blocking fd on the socket (connected through libc) or the device, for mode 'blocking'. */
+function openBlocking(path: string, isSocket: boolean, timeoutMs: number): BlockingConnection {
+  let fd: number;
+  if (isSocket) {
+    fd = connectUnixBlocking(path);
+    if (timeoutMs > 0) {
+      try {
+        setSocketTimeouts(fd, timeoutMs);
+      } catch (e) {
+        fs.closeSync(fd);
+        throw e;
+      }
+    }
+  } else {
+    try {
+      fd = fs.openSync(path, 'r+');
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new XenstoreError(err.code ?? 'EIO', `cannot open xenstore at ${path}: ${err.code ?? err.message}`);
+    }
+  }
+  return new BlockingConnection(fd, timeoutMs, isSocket);
 }
 
 /**
- * The xenbus device as a Duplex. Each write must carry whole messages (the kernel buffers a
- * partial one until it is complete, so concatenated whole messages are fine); reads return
- * whatever replies are queued.
+ * Any request gets a reply; this one is cheap, allowed to every domain, and carries a req_id
+ * the client never uses for its own requests while the device is being closed.
  */
-function fileDuplex(fh: fs.promises.FileHandle): Duplex {
-  let reading = false;
-  return new Duplex({
-    read() {
-      if (reading) return;
-      reading = true;
-      const buf = Buffer.allocUnsafe(PAYLOAD_MAX + 16);
-      fh.read(buf, 0, buf.length, null).then(
-        ({ bytesRead }) => {
-          reading = false;
-          this.push(bytesRead ? buf.subarray(0, bytesRead) : null);
-        },
-        (e: Error) => this.destroy(e),
-      );
-    },
-    write(chunk: Buffer, _enc, cb) {
-      fh.write(chunk, 0, chunk.length, null).then(() => cb(), cb);
-    },
-    destroy(err, cb) {
-      fh.close().then(() => cb(err), () => cb(err));
-    },
-  });
+const WAKE_FRAME = encodeMessage(XsType.GET_DOMAIN_PATH, 0xffffffff, 0, nulStrings('0'));
+
+/**
+ * The xenbus device (or anything that is not a socket) as a Duplex. Each write must carry
+ * whole messages (the kernel buffers a partial one until it is complete, so concatenated whole
+ * messages are fine); a read returns whatever replies are queued.
+ *
+ * A read of the device runs in libuv's thread pool and cannot be cancelled: the kernel
+ * completes it only when a message arrives, and until then node cannot exit (even
+ * process.exit() waits for it; found on real Xen by test/xen/07). So the device is read only
+ * while something is awaited (the connection's `demand`: a reply, or an event for a registered
+ * watch), and a close with a read still blocked first sends a request whose reply ends that
+ * read, then closes the fd.
+ */
+class DeviceStream extends Duplex {
+  /** Set by the connection: whether a reply or a watch event is awaited. */
+  demand: () => boolean = () => false;
+  private reading = false;
+  private afterRead?: () => void;
+
+  constructor(private readonly fh: fs.promises.FileHandle) {
+    super();
+  }
+
+  override _read(): void {
+    this.pump();
+  }
+
+  /** Starts a read if there is demand and none is running. */
+  pump(): void {
+    if (this.reading || this.destroyed || this.afterRead || !this.demand()) return;
+    this.reading = true;
+    const buf = Buffer.allocUnsafe(HEADER_SIZE + PAYLOAD_MAX);
+    this.fh.read(buf, 0, buf.length, null).then(
+      ({ bytesRead }) => {
+        if (this.readDone()) return;
+        if (!bytesRead) {
+          this.push(null);
+          return;
+        }
+        this.push(buf.subarray(0, bytesRead));
+        // Decide about the next read once the connection has taken this reply off `pending`.
+        setImmediate(() => this.pump());
+      },
+      (e: Error) => {
+        if (!this.readDone()) this.destroy(e);
+      },
+    );
+  }
+
+  /** True if the stream is closing and the read's result is to be dropped. */
+  private readDone(): boolean {
+    this.reading = false;
+    const f = this.afterRead;
+    if (!f) return false;
+    this.afterRead = undefined;
+    f();
+    return true;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.fh.write(chunk, 0, chunk.length, null).then(() => cb(), cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const close = (): void => {
+      this.fh.close().then(() => cb(err), () => cb(err));
+    };
+    if (!this.reading) return close();
+    this.afterRead = close;
+    this.fh.write(WAKE_FRAME, 0, WAKE_FRAME.length, null).catch(() => undefined);
+  }
 }
 
 interface Pending {
@@ -131,18 +217,10 @@ interface Pending {
   deadline: number;
 }
 
-interface Subscriber {
-  path: string;
-  queue: WatchEvent[];
-  wake?: () => void;
-  error?: Error;
-  done: boolean;
-}
-
 /** Operations that can run inside a transaction or outside one (tx_id 0). */
 export class XenstoreOps {
   protected constructor(
-    protected readonly conn: Connection,
+    protected readonly conn: XsConnection,
     readonly txId: number,
   ) {}
 
@@ -252,13 +330,17 @@ export class XenstoreOps {
 }
 
 export class XenstoreTransaction extends XenstoreOps {
-  constructor(conn: Connection, txId: number) {
+  constructor(conn: XsConnection, txId: number) {
     super(conn, txId);
   }
 }
 
-/** The transport and the req_id/watch bookkeeping, shared by a client and its transactions. */
-export class Connection {
+/**
+ * The asynchronous transport and the req_id/watch bookkeeping, shared by a client and its
+ * transactions.
+ */
+export class StreamConnection implements XsConnection {
+  readonly mode = 'async' as const;
   private readonly reader = new FrameReader();
   private readonly pending = new Map<number, Pending>();
   readonly subscribers = new Map<string, Subscriber>();
@@ -272,6 +354,7 @@ export class Connection {
     private readonly stream: Duplex,
     private readonly timeoutMs: number,
   ) {
+    if (stream instanceof DeviceStream) stream.demand = () => !this.closedError && (this.pending.size > 0 || this.subscribers.size > 0);
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (e: NodeJS.ErrnoException) => this.fail(new XenstoreError('ECONNRESET', `xenstore connection failed: ${e.code ?? e.message}`)));
     stream.on('close', () => this.fail(new XenstoreError('ECONNRESET', 'xenstore connection closed')));
@@ -299,6 +382,7 @@ export class Connection {
       this.pending.set(id, { resolve, reject, op, deadline });
       if (deadline) this.armSweep();
       this.enqueue(encodeMessage(type, id, txId, payload));
+      if (this.stream instanceof DeviceStream) this.stream.pump();
     });
   }
 
@@ -400,8 +484,13 @@ export class Connection {
 let tokenSeq = 0;
 
 export class XenstoreClient extends XenstoreOps {
-  constructor(stream: Duplex, opts: ClientOptions = {}) {
-    super(new Connection(stream, opts.timeoutMs ?? 30000), 0);
+  /** Over a byte stream (async mode), or a blocking connection made by openXenstore. */
+  constructor(stream: Duplex | BlockingConnection, opts: ClientOptions = {}) {
+    super(stream instanceof BlockingConnection ? stream : new StreamConnection(stream, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), 0);
+  }
+
+  get mode(): XenstoreMode {
+    return this.conn.mode;
   }
 
   /** Requests sent and not yet answered. */
@@ -466,7 +555,11 @@ export class XenstoreClient extends XenstoreOps {
     const subs = this.conn.subscribers;
     const sub: Subscriber = { path, queue: [], done: false };
     let ready: Promise<void>;
-    if (subs.has(tok)) {
+    if (this.conn.mode === 'blocking') {
+      ready = Promise.reject(
+        new XenstoreError('ENOTSUP', `WATCH ${path}: watches need an async-mode client (this one was opened with mode 'blocking')`, `WATCH ${path}`),
+      );
+    } else if (subs.has(tok)) {
       ready = Promise.reject(new XenstoreError('EEXIST', `watch token ${tok} already in use on this connection`));
     } else {
       subs.set(tok, sub);

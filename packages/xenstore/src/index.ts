@@ -3,7 +3,7 @@ export {
   XenstoreClient, XenstoreOps, XenstoreTransaction, openXenstore, resolveXenstorePath,
   DEFAULT_SOCKET_PATH, XENBUS_DEVICE_PATH,
 } from './client';
-export type { ClientOptions, OpenOptions, TransactionOptions, WatchEvent } from './client';
+export type { ClientOptions, OpenOptions, TransactionOptions, WatchEvent, XenstoreMode } from './client';
 export { XenstoredServer, SPECIAL_INTRODUCE, SPECIAL_RELEASE } from './server';
 export type { ServerOptions, SnapshotNode, XenstoreSnapshot } from './server';
 export type { Perm, PermLetter } from './perms';
