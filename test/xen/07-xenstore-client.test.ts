@@ -9,6 +9,7 @@
 import * as path from 'path';
 import { IMAGES_DIR, PROJECT_DIR, RUNS_DIR, saveTranscript, suiteVm, XEN_DIR } from './suite';
 import { XenVm } from './xen-vm';
+import { pvCreateDestroyTests } from './20-pv-cases';
 
 function bundleProbe(share: string): void {
   // esbuild is the workspace's devDependency; required lazily so the suite's other files never load it.
@@ -118,6 +119,11 @@ describe('scenario 7: @xentool/xenstore against the real oxenstored (a second VM
     if (vm) await vm.shutdown();
   });
   daemonTests('oxenstored', () => {
+    if (!vm) throw new Error('the oxenstored VM did not boot');
+    return vm;
+  });
+  // Issue 9: xentool's PV creation against oxenstored, which maps the store ring by its MFN.
+  pvCreateDestroyTests('oxenstored', () => {
     if (!vm) throw new Error('the oxenstored VM did not boot');
     return vm;
   });

@@ -1,0 +1,90 @@
+/**
+ * The PV create/destroy cases of 20-create-pv.test.ts as a function, so that another file can run
+ * them in a VM of its own: test/xen/07 boots a second VM with oxenstored, and issue 9 wants the
+ * same creation proven against both xenstored implementations. oxenstored maps a guest's store
+ * ring by the frame number XS_INTRODUCE gives it (C xenstored uses grant 1), so a wrong MFN shows
+ * up there only: the guest's xenbus never answers, and its feature nodes stay empty.
+ */
+import { pvGuestConfig, writeGuestConfig } from './guests';
+import { saveTranscript, xentoolCommand } from './suite';
+import type { XenVm } from './xen-vm';
+
+/** The lines after `=== name ===` up to the next marker (an empty section is ''). */
+export function section(out: string, name: string): string {
+  const lines = out.split('\n');
+  const start = lines.indexOf(`=== ${name} ===`);
+  if (start < 0) return '';
+  const rest = lines.slice(start + 1);
+  const end = rest.findIndex((l) => /^=== .+ ===$/.test(l));
+  return (end < 0 ? rest : rest.slice(0, end)).join('\n');
+}
+
+/**
+ * Registers, in the caller's describe block: xentool creates a PV guest that boots and talks to
+ * this VM's xenstored through the ring XS_INTRODUCE named; destroy leaves no node, no monitor.
+ * `label` names the transcripts (e.g. 'oxenstored').
+ */
+export function pvCreateDestroyTests(label: string, getVm: () => XenVm): void {
+  const name = `xtd${label.replace(/[^a-z0-9]/gi, '').slice(0, 8)}`;
+  const T = 900_000;
+
+  test(
+    `${label}: xentool create boots a PV guest whose xenbus reaches xenstored`,
+    async () => {
+      const vm = getVm();
+      const xentool = xentoolCommand(vm);
+      const cfg = writeGuestConfig(vm, name, pvGuestConfig(name, { passthrough: false }));
+      const r = await vm.exec(
+        [
+          `xl destroy ${name} 2>/dev/null; rm -f /var/log/xen/console/guest-${name}.log`,
+          `${xentool} create ${cfg}; echo "=== rc ==="; echo $?`,
+          `echo "=== ring ==="; xenstore-read /local/domain/$(xl domid ${name})/store/ring-ref`,
+        ].join('\n'),
+        { timeoutS: 600 },
+      );
+      saveTranscript(`xentool/create-pv-${label}/create.txt`, r.stdout + r.stderr);
+      expect(section(r.stdout, 'rc').trim()).toBe('0');
+      expect(section(r.stdout, 'ring').trim()).toMatch(/^\d+$/);
+      await vm.waitForConsole(name, /xenvm-guest: ready/, 420_000);
+      // The guest's xenbus driver writes "1" into the feature nodes the toolstack made empty:
+      // only a guest whose store ring xenstored really serves can.
+      const f = await vm.exec(
+        [
+          `id=$(xl domid ${name})`,
+          `i=0; while [ "$(xenstore-read /local/domain/$id/control/feature-poweroff)" != 1 ] && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done`,
+          `echo "=== feature ==="; xenstore-read /local/domain/$id/control/feature-poweroff`,
+        ].join('\n'),
+        { timeoutS: 200 },
+      );
+      saveTranscript(`xentool/create-pv-${label}/feature.txt`, f.stdout + f.stderr);
+      expect(section(f.stdout, 'feature').trim()).toBe('1');
+    },
+    T,
+  );
+
+  test(
+    `${label}: xentool destroy leaves no xenstore node and no monitor`,
+    async () => {
+      const vm = getVm();
+      const xentool = xentoolCommand(vm);
+      const r = await vm.exec(
+        [
+          `id=$(xl domid ${name}); uuid=$(xenstore-read /local/domain/$id/vm | sed 's#^/vm/##')`,
+          `${xentool} destroy ${name}; echo "=== rc ==="; echo $?`,
+          `mon() { ps | grep -v grep | grep 'create --monitor' | grep -q '/guests/${name}'; }`,
+          `i=0; while mon && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done`,
+          `echo "=== monitor ==="; mon && echo running || echo none`,
+          `echo "=== left ==="; xenstore-ls -f | grep -E "^(/local/domain/$id|/libxl/$id|/vm/$uuid|/local/domain/0/backend/[a-z]+/$id)( |/)"; true`,
+          `echo "=== xl ==="; xl list`,
+        ].join('\n'),
+        { timeoutS: 300 },
+      );
+      saveTranscript(`xentool/create-pv-${label}/destroy.txt`, r.stdout + r.stderr);
+      expect(section(r.stdout, 'rc').trim()).toBe('0');
+      expect(section(r.stdout, 'monitor').trim()).toBe('none');
+      expect(section(r.stdout, 'left').trim()).toBe('');
+      expect(section(r.stdout, 'xl')).not.toMatch(new RegExp(`^${name}\\s`, 'm'));
+    },
+    T,
+  );
+}
