@@ -47,7 +47,12 @@ export async function forgetDevice(host: PciHost, domArg: string, bdf: Bdf, o: O
     const plan: Plan = {
       title: `pci-recover --forget ${domain.name ?? domid} ${b}`,
       steps: [
-        ...(domain.hvm
+        ...(domain.hvm && domain.deviceModel === 'qemu-xen-traditional'
+          ? [
+              { op: 'qemuTrad.pciRem', domid, bdf: b, timeoutMs: 2000, force: true, why: 'qemu-dm stops showing the guest a device it cannot use' },
+              { op: 'qemuTrad.resume', domid, why: "qemu-dm's answer is put back to running" },
+            ]
+          : domain.hvm
           ? [{ op: 'hvm.deviceDel', domid, bdf: b, timeoutMs: 2000, force: true, why: 'QEMU stops showing the guest a device it cannot use' }]
           : [{ op: 'backend.release', domid, bdf: b, timeoutMs: 2000, force: true, why: 'pcifront drops a device it can no longer reach' }]),
         ...permissionSteps(domid, device, false),

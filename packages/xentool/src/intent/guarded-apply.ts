@@ -56,7 +56,7 @@ export function touchesOf(steps: readonly Step[]): Touches {
  */
 export function recoveryPolicyFor(plan: Plan): RecoveryPolicy {
   const first = plan.steps[0]?.op;
-  if (first === 'backend.release' || first === 'hvm.deviceDel') {
+  if (first === 'backend.release' || first === 'hvm.deviceDel' || first === 'qemuTrad.pciRem') {
     return {
       mode: 'forward-after',
       step: 0,

@@ -14,6 +14,7 @@
 import { XentoolError } from '../errors';
 import type { Step, StepHandlers } from '../plan/plan';
 import { libxlPciPath, parseDevNode, readAttached } from '../pci/backend-xs';
+import { dmPath } from '../pci/qemu-trad';
 import type { PcibackOps } from '../pci/step-handlers';
 import { qdevId } from '../pci/step-handlers';
 import { bdfText, sameBdf } from '../pci/types';
@@ -21,6 +22,7 @@ import type { QmpClient } from '../qmp/qmp-client';
 import { queryPciDevices } from '../qmp/qmp-client';
 import { captureTree, type XsTreeCopy } from '../xs/tree';
 import type { Xs } from '../xs/xs';
+import { waitFor } from '../xs/wait-for';
 import type { Preimage } from './intent-store';
 
 export interface RecoveryEnv {
@@ -74,6 +76,8 @@ export async function preimageOf(env: RecoveryEnv, step: Step): Promise<Preimage
     const domid = Number(step.domid);
     pre.trees = [await captureTree(env.xs, `/local/domain/0/backend/pci/${domid}`), await captureTree(env.xs, `/local/domain/${domid}/device/pci`)];
   }
+  // qemu-traditional commands: qemu-dm's mailbox (`parameter`, `command`, `state`) as it was.
+  if (step.op.startsWith('qemuTrad.')) pre.trees = [await captureTree(env.xs, dmPath(Number(step.domid)))];
   if (BINDING_OPS.has(step.op)) pre.driver = (await env.pciback.currentDriverPath(String(step.bdf))) ?? null;
   return pre;
 }
@@ -197,6 +201,39 @@ export async function settleInterrupted(env: RecoveryEnv, step: Step, pre: Preim
       });
       return `plugged ${bdf} back into domain ${domid}'s QEMU`;
     }
+    case 'qemuTrad.pciIns': {
+      // The command step leaves qemu-dm's answer in `state` (qemu-trad.ts), so `pci-inserted`
+      // there means the device reached the guest. A command qemu-dm has not read yet is given
+      // the step's timeout to be read and answered (the real qemu-dm outlives us; the simulated
+      // one answers as the host reopens).
+      const answer = await tradAnswer(env, domid, 'pci-ins', Number(step.timeoutMs) || 10_000);
+      if (answer === 'pci-inserted') {
+        await h['qemuTrad.pciRem']!.apply({ op: 'qemuTrad.pciRem', domid, bdf, timeoutMs: Number(step.timeoutMs) || 10_000, force: true });
+        did.push(`took ${bdf} out of domain ${domid}'s device model`);
+      }
+      if (pre.trees && (await restoreTreesIfChanged(env, pre.trees))) did.push(`restored ${dmPath(domid)}`);
+      return did.length > 0 ? did.join('; ') : undefined;
+    }
+    case 'qemuTrad.pciRem': {
+      const answer = await tradAnswer(env, domid, 'pci-rem', Number(step.timeoutMs) || 10_000);
+      if (answer === 'pci-removed') {
+        const rec = (await readAttached(env.xs, domid)).find((a) => bdfText(a) === bdf);
+        await h['qemuTrad.pciIns']!.apply({
+          op: 'qemuTrad.pciIns',
+          domid,
+          bdf,
+          ...(rec?.vdevfn !== undefined ? { vdevfn: rec.vdevfn } : {}),
+          msitranslate: rec?.opts.msitranslate === '1',
+          powerMgmt: rec?.opts.power_mgmt === '1',
+          timeoutMs: Number(step.timeoutMs) || 10_000,
+        });
+        did.push(`plugged ${bdf} back into domain ${domid}'s device model`);
+      }
+      // Otherwise the guest has not ejected it (an ejection request qemu-dm already passed on
+      // cannot be withdrawn; the guest may still act on it).
+      if (pre.trees && (await restoreTreesIfChanged(env, pre.trees))) did.push(`restored ${dmPath(domid)}`);
+      return did.length > 0 ? did.join('; ') : undefined;
+    }
     default:
       break;
   }
@@ -206,6 +243,21 @@ export async function settleInterrupted(env: RecoveryEnv, step: Step, pre: Preim
     throw new XentoolError('ERR_RECOVERY_AMBIGUOUS', `no way to tell what an interrupted '${step.op}' step changed`);
   }
   return did.length > 0 ? did.join('; ') : undefined;
+}
+
+/**
+ * qemu-dm's answer to an interrupted command: waits while the command is still unread (up to
+ * `timeoutMs`), then returns `state`. An unread command left after that is withdrawn (restoring
+ * the mailbox removes it).
+ */
+async function tradAnswer(env: RecoveryEnv, domid: number, cmd: string, timeoutMs: number): Promise<string | undefined> {
+  const base = dmPath(domid);
+  const settled = async () => {
+    const [c, state] = await Promise.all([env.xs.read(`${base}/command`), env.xs.read(`${base}/state`)]);
+    return c !== cmd || state === 'pci-inserted' || state === 'pci-removed' ? { state } : undefined;
+  };
+  const r = await waitFor(env.xs, base, settled, { timeoutMs, what: `domain ${domid}'s device model to read '${cmd}'` }).catch(() => undefined);
+  return r ? r.state : env.xs.read(`${base}/state`);
 }
 
 /** Runs an interrupted step again when rolling forward; "already done" answers count as done. */

@@ -76,6 +76,11 @@ export async function domainView(host: PciHost, domid: number): Promise<DomainVi
       q.close();
     }
   }
+  if (d.hvm && deviceModel === 'qemu-xen-traditional') {
+    view.usedSlots = [...new Set(attached.flatMap((a) => (a.vdevfn === undefined ? [] : [a.vdevfn >> 3])))];
+    const stub = await host.xs.read(`/local/domain/${domid}/image/device-model-domid`);
+    if (stub !== undefined && Number.parseInt(stub, 10) > 0) view.stubdomId = Number.parseInt(stub, 10);
+  }
   return view;
 }
 

@@ -11,7 +11,8 @@
  *     device (libxl 4.17 does QEMU device_add first for HVM; a guest could then start DMA before
  *     the IOMMU is programmed).
  *  7. PV: backend nodes + Reconfiguring, then wait until pciback has exported it and pcifront has
- *     reconnected; HVM: QMP device_add, then the backend record that `pci-list` reads.
+ *     reconnected; HVM: QMP device_add (qemu-traditional: `pci-ins` through xenstore, its
+ *     answer put back to `running`), then the backend record that `pci-list` reads.
  */
 import { XentoolError } from '../errors';
 import type { Plan, Step } from '../plan/plan';
@@ -100,9 +101,7 @@ export function planPciAttach(req: AttachRequest, v: AttachView): Plan {
       : d.attached.some((a) => a.vdevfn !== undefined && a.vdevfn >> 3 === req.vslot);
     if (taken) refuse('ERR_SLOT_TAKEN', `virtual slot 0x${req.vslot.toString(16)} of domain ${d.domid} is already in use`);
   }
-  if (d.hvm && d.deviceModel !== 'qemu-xen') {
-    refuse('ERR_UNSUPPORTED_DM', `domain ${d.domid} uses ${d.deviceModel}; only qemu-xen device models are supported for hot-plug`);
-  }
+  refuseUnsupportedDm(d);
 
   const steps: Step[] = [];
   if (dev.driver !== 'pciback') {
@@ -121,7 +120,29 @@ export function planPciAttach(req: AttachRequest, v: AttachView): Plan {
   });
   const opts = `msitranslate=${+req.msitranslate},power_mgmt=${+req.powerMgmt},permissive=${+req.permissive},rdm_policy=${req.rdmPolicy}`;
   const vdevfn = req.vslot === undefined ? undefined : (req.vslot << 3) | (req.vfunc ?? 0);
-  if (d.hvm) {
+  if (d.hvm && d.deviceModel === 'qemu-xen-traditional') {
+    steps.push({
+      op: 'qemuTrad.pciIns',
+      domid: d.domid,
+      bdf: b,
+      ...(vdevfn !== undefined ? { vdevfn } : {}),
+      msitranslate: req.msitranslate,
+      powerMgmt: req.powerMgmt,
+      timeoutMs: req.timeoutMs,
+      why: 'qemu-dm exposes the device to the guest (ACPI hot-plug) and answers with the guest devfn it used',
+    });
+    steps.push({ op: 'qemuTrad.resume', domid: d.domid, why: "qemu-dm's answer is put back to running, as libxl does, so that the next command finds it idle" });
+    steps.push({
+      op: 'backend.add',
+      domid: d.domid,
+      bdf: b,
+      hvm: true,
+      dm: 'qemu-xen-traditional',
+      opts,
+      ...(req.name ? { name: req.name } : {}),
+      why: 'the record pci-list and xl read, with the devfn qemu-dm reported',
+    });
+  } else if (d.hvm) {
     steps.push({
       op: 'hvm.deviceAdd',
       domid: d.domid,
@@ -149,6 +170,21 @@ export function planPciAttach(req: AttachRequest, v: AttachView): Plan {
     });
   }
   return { title, steps, warnings: [...dev.warnings] };
+}
+
+/**
+ * HVM device models xentool drives: qemu-xen over QMP, and qemu-traditional through its xenstore
+ * commands when it runs in dom0. A stub-domain device model would need the device passed to the
+ * stub domain first (libxl's do_pci_add recursion), which is not done.
+ */
+export function refuseUnsupportedDm(d: DomainView): void {
+  if (!d.hvm) return;
+  if (d.deviceModel !== 'qemu-xen' && d.deviceModel !== 'qemu-xen-traditional') {
+    throw new XentoolError('ERR_UNSUPPORTED_DM', `domain ${d.domid} uses ${d.deviceModel}; only qemu-xen and qemu-xen-traditional device models are supported for hot-plug`);
+  }
+  if (d.stubdomId !== undefined) {
+    throw new XentoolError('ERR_UNSUPPORTED_DM', `domain ${d.domid}'s device model runs in stub domain ${d.stubdomId}; PCI hot-plug through a stub domain is not supported`);
+  }
 }
 
 /**

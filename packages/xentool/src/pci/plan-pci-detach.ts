@@ -3,7 +3,8 @@
  * does it the other way round for PV (reset and deassign while pcifront still drives the
  * device; toolstack-behaviour.md §2.6), and never revokes HVM permissions.
  *  1. PV: `state-N=5` + backend Reconfiguring, wait for pcifront to drop the device (backend back
- *     to Connected). HVM: QMP device_del, wait until the device leaves `query-pci`.
+ *     to Connected). HVM: QMP device_del, wait until the device leaves `query-pci`;
+ *     qemu-traditional: `pci-rem` through xenstore, wait for `pci-removed`, then `running` back.
  *  2. reset, 3. xc_deassign_device (Xen parks it in quarantine), 4. revoke every permission
  *     granted at attach (64-bit exact), 5. remove the backend nodes (compacting indices), 6. drop
  *     `/libxl/pci/<bdf>/domid` last, so the device is not offered as assignable before it is clean.
@@ -12,7 +13,7 @@
  */
 import { XentoolError } from '../errors';
 import type { Plan, Step } from '../plan/plan';
-import { permissionSteps } from './plan-pci-attach';
+import { permissionSteps, refuseUnsupportedDm } from './plan-pci-attach';
 import type { Bdf } from './types';
 import { bdfText, sameBdf } from './types';
 import type { DeviceView, DomainView } from './view';
@@ -29,15 +30,22 @@ export function planPciDetach(req: DetachRequest, domain: DomainView, device: De
   if (!domain.attached.some((a) => sameBdf(a, req.bdf))) {
     throw new XentoolError('ERR_NOT_ATTACHED', `PCI device ${b} is not attached to domain ${domain.domid}`);
   }
-  if (domain.hvm && domain.deviceModel !== 'qemu-xen') {
-    throw new XentoolError('ERR_UNSUPPORTED_DM', `domain ${domain.domid} uses ${domain.deviceModel}; only qemu-xen device models are supported for hot-unplug`);
-  }
+  refuseUnsupportedDm(domain);
   const steps: Step[] = [];
-  steps.push(
-    domain.hvm
-      ? { op: 'hvm.deviceDel', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, why: 'the guest must eject the device before dom0 touches it' }
-      : { op: 'backend.release', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, why: 'pcifront must drop the device before it is reset or deassigned' },
-  );
+  if (domain.hvm && domain.deviceModel === 'qemu-xen-traditional') {
+    // libxl skips pci-rem altogether with -f; we ask the guest anyway and, forced, go on after
+    // the timeout (as for qemu-xen), so a cooperative guest still lets go cleanly.
+    steps.push(
+      { op: 'qemuTrad.pciRem', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, why: 'the guest must eject the device before dom0 touches it' },
+      { op: 'qemuTrad.resume', domid: domain.domid, why: "qemu-dm's answer is put back to running, as libxl does" },
+    );
+  } else {
+    steps.push(
+      domain.hvm
+        ? { op: 'hvm.deviceDel', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, why: 'the guest must eject the device before dom0 touches it' }
+        : { op: 'backend.release', domid: domain.domid, bdf: b, timeoutMs: req.timeoutMs, force: req.force, why: 'pcifront must drop the device before it is reset or deassigned' },
+    );
+  }
   steps.push({ op: 'pci.reset', bdf: b, why: 'clear what the guest left in the device' });
   steps.push({ op: 'xc.deassign', domid: domain.domid, bdf: b, why: 'take the device out of the guest IOMMU context (Xen quarantines it)' });
   steps.push(...permissionSteps(domain.domid, device, false));

@@ -22,6 +22,7 @@ import {
   removeBackendDevice,
   writeBackendDevice,
 } from './backend-xs';
+import { qemuTradHandlers, tradVdevfn } from './qemu-trad';
 import type { Bdf } from './types';
 import { bdfText, hex, machineSbdf, sameBdf } from './types';
 
@@ -239,7 +240,9 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
         const be = backendPath(domid);
         const hvm = st.hvm === true;
         let vdevfn = st.vdevfn === undefined ? undefined : n(st, 'vdevfn');
-        if (hvm) vdevfn = await hvmSlotOf(c, domid, b);
+        // HVM: the guest devfn the device model chose or honoured, as it reports it (QMP
+        // query-pci; qemu-traditional's answer to pci-ins, still in its `parameter`).
+        if (hvm) vdevfn = st.dm === 'qemu-xen-traditional' ? await tradVdevfn(c, domid) : await hvmSlotOf(c, domid, b);
         // A domain being created (still paused) has no pcifront yet: nothing to wait for.
         const starting = st.starting === true;
         const connected = !hvm && !starting && (await c.xs.read(`${be}/state`)) !== undefined;
@@ -387,6 +390,7 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
         ];
       },
     },
+    ...qemuTradHandlers(c),
   };
   return handlers;
 }

@@ -17,8 +17,14 @@ export interface DomainView {
   attached: AttachedPci[];
   /** Backend `state` (XenbusState) when the backend exists. */
   backendState: number | undefined;
-  /** HVM (qemu-xen): slots the device model has in use, from `query-pci`. */
+  /**
+   * HVM: slots known to be in use. qemu-xen: every device on QEMU's bus (`query-pci`).
+   * qemu-traditional has no query interface: the passthrough devices the backend records (its
+   * emulated devices' slots are refused by qemu-dm itself, when it is asked).
+   */
   usedSlots?: number[];
+  /** `/local/domain/<domid>/image/device-model-domid`: the device model runs in this stub domain. */
+  stubdomId?: number;
 }
 
 /** One line of sysfs `resource`. */

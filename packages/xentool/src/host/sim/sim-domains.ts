@@ -60,6 +60,9 @@ export async function createSimDomain(host: SimHost, cfg: DomainConfig, o: OpOpt
     await tx.write(`/vm/${meta.uuid}/name`, cfg.name);
     await tx.write(`/libxl/${domid}/type`, hvm ? 'hvm' : 'pv');
     await tx.write(`/libxl/${domid}/dm-version`, cfg.device_model_version === 'qemu-xen-traditional' ? 'qemu_xen_traditional' : 'qemu_xen');
+    // libxl makes the device model's directory before starting qemu-dm (libxl_dm.c); qemu-dm
+    // then writes its state there.
+    if (hvm && cfg.device_model_version === 'qemu-xen-traditional') await tx.mkdir(`/local/domain/0/device-model/${domid}`);
   });
   await host.startGuest(meta);
   try {
@@ -103,6 +106,7 @@ export async function destroySimDomain(host: SimHost, domid: number, o: OpOption
   delete host.state.guests[String(domid)];
   await host.xs.rm(`/vm/${meta.uuid}`);
   await host.xs.rm(`/libxl/${domid}`);
+  await host.xs.rm(`/local/domain/0/device-model/${domid}`);
   await host.xs.rm(`/local/domain/${domid}`);
   host.server.releaseDomain(domid);
 }

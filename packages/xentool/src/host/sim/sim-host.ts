@@ -180,7 +180,12 @@ export class SimHost implements Host, PciHost {
         const dev = this.sysfs.device(hostaddr);
         return dev ? { vendor: dev.vendorId, device: dev.deviceId, class: dev.classCode >> 8 } : undefined;
       });
-      await q.listen(this.qmpPath(d.domid));
+      // qemu-traditional has no QMP: it takes its commands through xenstore, as dom0's qemu-dm.
+      if ((await this.xs.read(`/libxl/${d.domid}/dm-version`)) === 'qemu_xen_traditional') {
+        await q.serveDmCommands(xsFromClient(this.server.client({ domid: 0 })));
+      } else {
+        await q.listen(this.qmpPath(d.domid));
+      }
       this.qemus.set(d.domid, q);
     } else {
       this.state.guests[key] ??= { devices: [], hung: false };
@@ -203,6 +208,7 @@ export class SimHost implements Host, PciHost {
       await new Promise((r) => setImmediate(r));
       await this.pciback.idle();
       for (const f of this.fronts.values()) await f.idle();
+      for (const q of this.qemus.values()) await q.idle();
     }
   }
 

@@ -6,9 +6,15 @@
  * The guest side is folded in: after `device_del`, a cooperative guest ejects the slot after
  * `unplugDelayMs` and QEMU emits DEVICE_DELETED; a guest that ignores hot-unplug never does,
  * which is how the timeout and `-f` paths are exercised.
+ *
+ * The same device model also plays qemu-traditional (qemu-dm), for domains created with
+ * `device_model_version="qemu-xen-traditional"`: no QMP socket then, but the xenstore command
+ * protocol under `/local/domain/0/device-model/<domid>/` as qemu-xen-traditional's xenstore.c,
+ * pass-through.c and piix4acpi.c implement it (see `serveDmCommands`).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { promises as fs } from 'node:fs';
+import type { Xs, XsWatch } from '../../xs/xs';
 
 export interface SimQemuDevice {
   slot: number;
@@ -55,6 +61,9 @@ export class SimQemu {
   private server: Server | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly clients = new Set<Socket>();
+  private dm: { xs: Xs; watch: XsWatch; loop: Promise<void> } | undefined;
+  /** qemu-dm handles one xenstore event after another. */
+  private dmQueue: Promise<void> = Promise.resolve();
 
   constructor(
     readonly domid: number,
@@ -72,7 +81,7 @@ export class SimQemu {
     });
   }
 
-  /** Lets pending unplugs finish (a cooperative guest acks within unplugDelayMs), then stops. */
+  /** Stops: pending unplugs are dropped (the guest had not acknowledged them yet). */
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -80,6 +89,103 @@ export class SimQemu {
     const s = this.server;
     this.server = undefined;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    const dm = this.dm;
+    this.dm = undefined;
+    if (dm) {
+      await this.dmQueue;
+      await dm.watch.close().catch(() => undefined);
+      await dm.loop;
+      await dm.xs.close().catch(() => undefined);
+    }
+  }
+
+  /** Waits until every xenstore command seen so far has been handled (qemu-traditional). */
+  idle(): Promise<void> {
+    return this.dmQueue;
+  }
+
+  /**
+   * Serves the qemu-traditional command protocol over `xs` (a dom0 connection, as qemu-dm has):
+   *  - on its first start it writes `state` = `running` (a restart keeps what is there: the
+   *    simulated qemu-dm stands for one that kept running between CLI invocations, and an answer
+   *    a toolstack has not yet put back is evidence pci-recover reads);
+   *  - it watches `command`, reads and removes it, and reads `parameter`;
+   *  - `pci-ins BDF[@VDEVFN][,opts]`: the requested devfn, or without one the first slot whose
+   *    eight functions are all free (pass-through.c `find_free_vslot`), keeping the requested
+   *    function; answers `parameter` = `0x%02x` then `state` = `pci-inserted`. A devfn in use, or
+   *    no free slot, is answered in `parameter` only ("wrong bdf or vdevfn", "no free hotplug
+   *    devfn") with `state` left alone, as qemu-dm does;
+   *  - `pci-rem BDF`: only a device it inserted, only function 0 (it ejects whole slots); the
+   *    guest ejects after `unplugDelayMs` (all functions of the slot go) and qemu-dm writes
+   *    `state` = `pci-removed`; a guest that ignores hot-unplug never does, and an unknown device
+   *    is only logged by qemu-dm, so neither gets an answer.
+   */
+  async serveDmCommands(xs: Xs): Promise<void> {
+    const base = `/local/domain/0/device-model/${this.domid}`;
+    if ((await xs.read(`${base}/state`)) === undefined) await xs.write(`${base}/state`, 'running');
+    const watch = xs.watch(`${base}/command`, `dm-command-${this.domid}`);
+    const loop = (async () => {
+      try {
+        for await (const _ev of watch) {
+          this.dmQueue = this.dmQueue.then(() => this.dmCommand(xs, base)).catch(() => undefined);
+        }
+      } catch {
+        // The connection went away: the simulated host is shutting down.
+      }
+    })();
+    this.dm = { xs, watch, loop };
+  }
+
+  private async dmCommand(xs: Xs, base: string): Promise<void> {
+    const command = await xs.read(`${base}/command`);
+    if (command === undefined) return;
+    await xs.rm(`${base}/command`);
+    const par = await xs.read(`${base}/parameter`);
+    if (par === undefined) return;
+    const req = parseDmBdf(par);
+    if (command === 'pci-ins') {
+      const devfn = req ? this.insertDevfn(req) : -2;
+      if (devfn < 0) {
+        await xs.write(`${base}/parameter`, devfn === -1 ? 'no free hotplug devfn' : 'wrong bdf or vdevfn');
+        return;
+      }
+      await xs.write(`${base}/parameter`, `0x${devfn.toString(16).padStart(2, '0')}`);
+      await xs.write(`${base}/state`, 'pci-inserted');
+    } else if (command === 'pci-rem') {
+      const dev = req && this.state.devices.find((d) => d.hostaddr !== undefined && d.hostaddr === req.hostaddr);
+      if (!dev || dev.function !== 0 || this.state.ignoreUnplug) return;
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.state.devices = this.state.devices.filter((d) => !(d.hostaddr !== undefined && d.slot === dev.slot));
+        this.dmQueue = this.dmQueue.then(() => xs.write(`${base}/state`, 'pci-removed')).catch(() => undefined);
+      }, this.state.unplugDelayMs);
+      this.timers.add(t);
+    }
+  }
+
+  /** qemu-dm's `__insert_to_pci_devfn`: the new devfn, -1 (no free slot) or -2 (taken / bad device). */
+  private insertDevfn(req: { hostaddr: string; vdevfn: number | undefined }): number {
+    const facts = this.hostDevice(req.hostaddr);
+    // qemu-dm would fail to open the device later; the simulator refuses it at once.
+    if (!facts) return -2;
+    const used = (slot: number, fn: number) => this.state.devices.some((d) => d.slot === slot && d.function === fn);
+    let slot: number;
+    let fn: number;
+    if (req.vdevfn === undefined || req.vdevfn & 0x100) {
+      fn = (req.vdevfn ?? 0) & 7;
+      slot = 0;
+      while (slot <= 0x1f && [0, 1, 2, 3, 4, 5, 6, 7].some((f) => used(slot, f))) slot++;
+      if (slot > 0x1f) return -1;
+    } else {
+      slot = req.vdevfn >> 3;
+      fn = req.vdevfn & 7;
+      if (slot > 0x1f || used(slot, fn)) return -2;
+    }
+    // Recorded as a passthrough device under the qemu-xen driver name, so that `sim-guest` lists
+    // both kinds the same way.
+    this.state.devices.push({ slot, function: fn, qdev_id: '', driver: 'xen-pci-passthrough', hostaddr: req.hostaddr, ...facts });
+    this.state.devices.sort((a, b) => a.slot - b.slot || a.function - b.function);
+    return (slot << 3) | fn;
   }
 
   private serve(sock: Socket): void {
@@ -223,6 +329,17 @@ export class SimQemu {
     }, this.state.unplugDelayMs);
     this.timers.add(t);
   }
+}
+
+/**
+ * qemu-dm's `parse_bdf`: `SEG:BUS:DEV.FUNC[@VDEVFN][,opts]`, every number hex; no `@` means
+ * "choose" (AUTO_PHP_SLOT, 0x100).
+ */
+function parseDmBdf(text: string): { hostaddr: string; vdevfn: number | undefined } | undefined {
+  const m = /^([0-9a-f]{1,4}):([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])(?:@([0-9a-f]{1,3}))?(?:,.*)?$/i.exec(text);
+  if (!m) return undefined;
+  const h = (x: string, w: number) => Number.parseInt(x, 16).toString(16).padStart(w, '0');
+  return { hostaddr: `${h(m[1]!, 4)}:${h(m[2]!, 2)}:${h(m[3]!, 2)}.${m[4]}`, vdevfn: m[5] === undefined ? undefined : Number.parseInt(m[5], 16) };
 }
 
 function qmpErr(qmpClass: string, message: string): Error & { qmpClass: string } {
