@@ -322,7 +322,12 @@ export function pciContract(setup: ContractSetup, getDriver: () => ContractDrive
     }, T);
 
     test('-N pci-attach prints a plan and changes nothing', () => {
-      expectPlan(r.dryAttach, `pci-attach ${f.pvGuest} ${f.devices[0]}`);
+      const A = f.devices[0];
+      expectPlan(r.dryAttach, `pci-attach ${f.pvGuest} ${A}`);
+      // The device is pciback's already, so claiming it comes first; the IOMMU assignment is a step.
+      const plan = lines(r.dryAttach!.stdout);
+      expect(plan[1]).toMatch(new RegExp(`^ +1\\. record ${A.replace(/\./g, '\\.')} as used by domain \\d+ `));
+      expect(plan.some((l) => new RegExp(`\\. assign ${A.replace(/\./g, '\\.')} to domain \\d+ in the IOMMU$`).test(l))).toBe(true);
       expect(r.s2!.stdout).toBe(r.s1!.stdout);
     });
 
