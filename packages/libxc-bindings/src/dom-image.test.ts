@@ -56,6 +56,42 @@ describe('DomImage on a dummy handle', () => {
     }
   });
 
+  it('writes the HVM fields and the system firmware module where libxenguest reads them', () => {
+    const img = DomImage.allocate(xc);
+    try {
+      img.setFields({
+        containerType: 'hvm',
+        targetPages: 0x3e000n,
+        mmioStart: 0xf0000000n,
+        mmioSize: 0x10000000n,
+        lowmemEnd: 0xf800000n,
+        highmemEnd: 0n,
+        vgaHoleSize: 0x20n,
+        deviceModel: true,
+        maxVcpus: 2,
+      });
+      img.setSystemFirmware(Buffer.from('seabios image bytes'));
+      const i = img.info();
+      expect(i).toMatchObject({
+        containerType: 'hvm',
+        targetPages: 0x3e000n,
+        mmioStart: 0xf0000000n,
+        mmioSize: 0x10000000n,
+        lowmemEnd: 0xf800000n,
+        highmemEnd: 0n,
+        vgaHoleSize: 0x20n,
+        deviceModel: true,
+        maxVcpus: 2,
+        systemFirmwareLength: 19,
+      });
+      // Writes of neighbouring fields did not spill over the self-checked ones.
+      expect(i.xchMatchesHandle).toBe(true);
+      expect(i.flags).toBe(SIF_VIRT_P2M_4TOOLS);
+    } finally {
+      img.release();
+    }
+  });
+
   it('writes single fields where libxenguest reads them', () => {
     const img = DomImage.allocate(xc);
     try {

@@ -42,6 +42,15 @@ export interface DomImageInfo {
   xenCaps: string;
   /** The xc_interface pointer the library stored: equals the handle for a well-formed image. */
   xchMatchesHandle: boolean;
+  /** HVM fields. */
+  targetPages: bigint;
+  mmioStart: bigint;
+  mmioSize: bigint;
+  lowmemEnd: bigint;
+  highmemEnd: bigint;
+  vgaHoleSize: bigint;
+  deviceModel: boolean;
+  systemFirmwareLength: number;
 }
 
 /** The fields libxl writes into the image before boot_xen_init (§1.4 of domain-build.md). */
@@ -54,6 +63,16 @@ export interface DomImageFields {
   claimEnabled?: boolean;
   maxVcpus?: number;
   containerType?: 'pv' | 'hvm';
+  /** HVM: pages populated at boot (below the memory size: the rest is populate-on-demand). */
+  targetPages?: bigint;
+  mmioStart?: bigint;
+  mmioSize?: bigint;
+  lowmemEnd?: bigint;
+  highmemEnd?: bigint;
+  /** HVM: pages left unpopulated at 0xA0000 for the emulated VGA (0 without a device model). */
+  vgaHoleSize?: bigint;
+  /** HVM: a device model will run (the builder then allocates the ioreq server pages). */
+  deviceModel?: boolean;
 }
 
 function cstr(p: unknown): string | undefined {
@@ -155,7 +174,58 @@ export class DomImage {
     if (f.xenstoreDomid !== undefined) put('xenstore_domid', 'uint32_t', checkDomid(f.xenstoreDomid));
     if (f.claimEnabled !== undefined) put('claim_enabled', 'int', f.claimEnabled ? 1 : 0);
     if (f.maxVcpus !== undefined) put('max_vcpus', 'unsigned int', uint('maxVcpus', f.maxVcpus, 0xffffffff));
+    const put64 = (field: string, v: bigint) => k.encode(dom, k.offsetof(t, field), 'uint64_t', v);
+    if (f.targetPages !== undefined) put64('target_pages', f.targetPages);
+    if (f.mmioStart !== undefined) put64('mmio_start', f.mmioStart);
+    if (f.mmioSize !== undefined) put64('mmio_size', f.mmioSize);
+    if (f.lowmemEnd !== undefined) put64('lowmem_end', f.lowmemEnd);
+    if (f.highmemEnd !== undefined) put64('highmem_end', f.highmemEnd);
+    if (f.vgaHoleSize !== undefined) put64('vga_hole_size', f.vgaHoleSize);
+    if (f.deviceModel !== undefined) k.encode(dom, k.offsetof(t, 'device_model'), 'bool', f.deviceModel);
   }
+
+  /**
+   * HVM: the system firmware (SeaBIOS) handed to hvmloader as a module. libxenguest keeps the
+   * pointer, so the buffer is held here until release().
+   */
+  setSystemFirmware(data: Buffer): void {
+    const dom = this.live('xc_dom_image');
+    const k = koffi();
+    const t = xenguestTypes().xc_dom_image;
+    const mem = k.alloc('uint8_t', Math.max(1, data.length));
+    k.encode(mem, 'uint8_t', Array.from(data), data.length);
+    this.keep.push(mem);
+    k.encode(dom, k.offsetof(t, 'system_firmware_module'), xenguestTypes().xc_hvm_firmware_module, {
+      data: mem,
+      length: uint('firmware length', data.length, 0xffffffff),
+      guest_addr_out: 0,
+    });
+  }
+
+  /**
+   * HVM: the guest's E820 (xc_domain_set_memory_map), also recorded in the image where the
+   * builder writes it into hvm_start_info; the table is held here until release().
+   */
+  setMemoryMap(domid: number, entries: { addr: bigint; size: bigint; type: number }[]): void {
+    const dom = this.live('xc_domain_set_memory_map');
+    const k = koffi();
+    const t = xenguestTypes();
+    const table = k.alloc(t.e820entry, Math.max(1, entries.length));
+    k.encode(table, t.e820entry, entries, entries.length);
+    this.keep.push(table);
+    const d = checkDomid(domid);
+    const raw = this.xc.internals('xc_domain_set_memory_map');
+    raw.drainLog();
+    k.errno(0);
+    const r = this.xg.xc_domain_set_memory_map(raw.handle, d, table, entries.length) as number;
+    const errno = k.errno();
+    if (r < 0) throw raw.fail('xc_domain_set_memory_map', errno);
+    k.encode(dom, k.offsetof(t.xc_dom_image, 'e820'), 'void *', table);
+    k.encode(dom, k.offsetof(t.xc_dom_image, 'e820_entries'), 'unsigned int', entries.length);
+  }
+
+  /** Native memory libxenguest points at; freed after xc_dom_release. */
+  private readonly keep: unknown[] = [];
 
   /**
    * Tests only: what xc_dom_boot_xen_init would have read from the hypervisor
@@ -259,6 +329,14 @@ export class DomImage {
       containerType: Number(r.container_type) === 1 ? 'hvm' : 'pv',
       xenCaps: caps.toString('latin1', 0, nul < 0 ? caps.length : nul),
       xchMatchesHandle: k.address(r.xch) === this.handle,
+      targetPages: BigInt(r.target_pages as number | bigint),
+      mmioStart: BigInt(r.mmio_start as number | bigint),
+      mmioSize: BigInt(r.mmio_size as number | bigint),
+      lowmemEnd: BigInt(r.lowmem_end as number | bigint),
+      highmemEnd: BigInt(r.highmem_end as number | bigint),
+      vgaHoleSize: BigInt(r.vga_hole_size as number | bigint),
+      deviceModel: Boolean(r.device_model),
+      systemFirmwareLength: Number((r.system_firmware_module as { length: number }).length),
     };
   }
 
@@ -273,6 +351,7 @@ export class DomImage {
       this.testP2m = null;
     }
     this.xg.xc_dom_release(dom);
+    for (const mem of this.keep.splice(0)) koffi().free(mem);
   }
 }
 
@@ -410,3 +489,177 @@ function rawCall(xc: XcInterface, syscall: string, fn: (xg: Libxenguest, h: bigi
   if (r < 0) throw raw.fail(syscall, errno);
   return r;
 }
+
+/** HVM_PARAM_* indices (xen/hvm/params.h) a build sets. */
+export const HVM_PARAM = {
+  CALLBACK_IRQ: 0,
+  STORE_PFN: 1,
+  STORE_EVTCHN: 2,
+  PAE_ENABLED: 4,
+  TIMER_MODE: 10,
+  HPET_ENABLED: 11,
+  VPT_ALIGN: 16,
+  CONSOLE_PFN: 17,
+  CONSOLE_EVTCHN: 18,
+  ALTP2M: 35,
+} as const;
+
+export function hvmParamSet(xc: XcInterface, domid: number, param: number, value: bigint | number): void {
+  const d = checkDomid(domid);
+  rawCall(xc, 'xc_hvm_param_set', (xg, h) => xg.xc_hvm_param_set(h, d, param, BigInt(value)) as number);
+}
+
+export function hvmParamGet(xc: XcInterface, domid: number, param: number): bigint {
+  const d = checkDomid(domid);
+  const out = [0n];
+  rawCall(xc, 'xc_hvm_param_get', (xg, h) => xg.xc_hvm_param_get(h, d, param, out) as number);
+  return BigInt(out[0] as bigint | number);
+}
+
+/** HAP/shadow pool size in bytes (libxl: shadow_memkb << 10). */
+export function setPagingMempoolSize(xc: XcInterface, domid: number, bytes: bigint): void {
+  const d = checkDomid(domid);
+  rawCall(xc, 'xc_set_paging_mempool_size', (xg, h) => xg.xc_set_paging_mempool_size(h, d, bytes) as number);
+}
+
+/** HVM_BELOW_4G_MMIO_LENGTH: the MMIO hole below 4 GiB with a device model. */
+export const HVM_BELOW_4G_MMIO_LENGTH = 0x10000000n;
+/** LIBXL_VGA_HOLE_SIZE, in pages (0xA0000-0xBFFFF). */
+export const VGA_HOLE_PAGES = 0x20n;
+const HVM_INFO_PFN = 0x9f;
+const HVM_INFO_OFFSET = 0x800;
+const E820_RAM = 1;
+
+export interface HvmBuildRequest {
+  domid: number;
+  /** hvmloader (libxl: /usr/lib/xen-4.17/boot/hvmloader). */
+  firmware: string;
+  /** The BIOS hvmloader loads (SeaBIOS's bios-256k.bin), as bytes. */
+  systemFirmware: Buffer;
+  /** libxl's max_memkb - video_memkb, and target_memkb - video_memkb, in KiB. */
+  memKiB: number;
+  targetKiB: number;
+  /** target_memkb / 1024, what libxl__build_dom gives xc_dom_mem_init. */
+  memInitMiB: number;
+  maxVcpus: number;
+  /** vcpus online at boot (hvm_info's vcpu_online bitmap). */
+  vcpus: number;
+  consoleEvtchn: number;
+  xenstoreEvtchn: number;
+  onStep?: (syscall: string) => void;
+}
+
+export interface HvmBuildResult {
+  /** Guest frame numbers (an HVM guest's own): `console/ring-ref`, `store/ring-ref`, XS_INTRODUCE. */
+  consolePfn: bigint;
+  xenstorePfn: bigint;
+  lowmemEnd: bigint;
+  highmemEnd: bigint;
+}
+
+/**
+ * hvmloader through libxenguest's HVM container, in libxl 4.17's order (libxl_dom.c
+ * libxl__build_hvm + libxl__build_dom; domain-build.md §3.3): fields, boot_xen_init, parse,
+ * mem_init, boot_mem_init, the E820 (libxl__arch_domain_finalise_hw_description), build,
+ * boot, grant table, then the hvm_info table's vCPU fields (hvm_build_set_params). The
+ * builder itself sets the store/console PFN and event channel parameters.
+ */
+export async function buildHvmImage(xc: XcInterface, req: HvmBuildRequest): Promise<HvmBuildResult> {
+  const note = req.onStep ?? (() => undefined);
+  const memSize = BigInt(req.memKiB) << 10n;
+  let targetPages = BigInt(req.targetKiB) >> 2n;
+  if (targetPages === 0n) targetPages = memSize >> 12n;
+  const mmioSize = HVM_BELOW_4G_MMIO_LENGTH;
+  const mmioStart = (1n << 32n) - mmioSize;
+  let lowmemEnd = memSize;
+  let highmemEnd = 0n;
+  if (lowmemEnd > mmioStart) {
+    highmemEnd = (1n << 32n) + (lowmemEnd - mmioStart);
+    lowmemEnd = mmioStart;
+  }
+  note('xc_dom_allocate');
+  const img = DomImage.allocate(xc);
+  try {
+    img.setFields({ containerType: 'hvm', targetPages, claimEnabled: false });
+    note('xc_dom_kernel_file');
+    img.kernelFile(req.firmware);
+    img.setSystemFirmware(req.systemFirmware);
+    img.setFields({
+      mmioSize,
+      mmioStart,
+      lowmemEnd,
+      highmemEnd,
+      vgaHoleSize: VGA_HOLE_PAGES,
+      deviceModel: true,
+      maxVcpus: req.maxVcpus,
+      consoleEvtchn: req.consoleEvtchn,
+      xenstoreEvtchn: req.xenstoreEvtchn,
+      consoleDomid: 0,
+      xenstoreDomid: 0,
+    });
+    note('xc_dom_boot_xen_init');
+    img.bootXenInit(req.domid);
+    note('xc_dom_parse_image');
+    img.parseImage();
+    note('xc_dom_mem_init');
+    img.memInit(req.memInitMiB);
+    note('xc_dom_boot_mem_init');
+    await img.bootMemInit();
+    note('xc_domain_set_memory_map');
+    const e820 = [{ addr: 0x100000n, size: lowmemEnd - 0x100000n, type: E820_RAM }];
+    if (highmemEnd > 0n) e820.push({ addr: 1n << 32n, size: highmemEnd - (1n << 32n), type: E820_RAM });
+    img.setMemoryMap(req.domid, e820);
+    note('xc_dom_build_image');
+    await img.buildImage();
+    note('xc_dom_boot_image');
+    img.bootImage();
+    note('xc_dom_gnttab_init');
+    img.gnttabInit();
+    note('hvm_info');
+    writeHvmInfo(xc, req.domid, req.maxVcpus, req.vcpus);
+    const info = img.info();
+    return { consolePfn: info.consolePfn, xenstorePfn: info.xenstorePfn, lowmemEnd, highmemEnd };
+  } finally {
+    img.release();
+  }
+}
+
+/**
+ * libxl's hvm_build_set_params: the builder wrote the hvm_info table with defaults (every vCPU
+ * online); the toolstack sets apic_mode, nr_vcpus and the online bitmap, then the checksum that
+ * makes the table's bytes sum to 0 (hvmloader checks it).
+ */
+function writeHvmInfo(xc: XcInterface, domid: number, maxVcpus: number, vcpus: number): void {
+  const d = checkDomid(domid);
+  const raw = xc.internals('xc_map_foreign_range');
+  const xg = loadLibxenguest(raw.api.path);
+  const k = koffi();
+  raw.drainLog();
+  k.errno(0);
+  // PROT_READ | PROT_WRITE
+  const page = xg.xc_map_foreign_range(raw.handle, d, 4096, 3, HVM_INFO_PFN);
+  const errno = k.errno();
+  if (page === null) throw raw.fail('xc_map_foreign_range', errno);
+  try {
+    const table = Buffer.from(k.decode(page, HVM_INFO_OFFSET, 'uint8_t', 4096 - HVM_INFO_OFFSET) as number[]);
+    const length = table.readUInt32LE(k.offsetof(xenguestTypes().hvm_info_table, 'length'));
+    if (table.toString('latin1', 0, 8) !== 'HVM INFO' || length < k.sizeof(xenguestTypes().hvm_info_table) || length > table.length) {
+      throw new XcArgumentError('hvm_info', `the builder left no hvm_info table at pfn 0x${HVM_INFO_PFN.toString(16)} (signature ${JSON.stringify(table.toString('latin1', 0, 8))})`);
+    }
+    const t = xenguestTypes().hvm_info_table;
+    const off = (f: string) => k.offsetof(t, f);
+    table[off('apic_mode')] = 1;
+    table.writeUInt32LE(maxVcpus, off('nr_vcpus'));
+    const online = off('vcpu_online');
+    table.fill(0, online, online + 16);
+    for (let i = 0; i < Math.min(vcpus, 128); i++) table[online + (i >> 3)] |= 1 << (i & 7);
+    table[off('checksum')] = 0;
+    let sum = 0;
+    for (let i = 0; i < length; i++) sum = (sum + table[i]!) & 0xff;
+    table[off('checksum')] = (0x100 - sum) & 0xff;
+    k.encode(page, HVM_INFO_OFFSET, 'uint8_t', Array.from(table.subarray(0, length)), length);
+  } finally {
+    xg.munmap(page, 4096);
+  }
+}
+

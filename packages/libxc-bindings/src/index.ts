@@ -36,6 +36,13 @@ export {
   cpuidApplyPolicy,
   SIF_VIRT_P2M_4TOOLS,
   XC_DOM_DECOMPRESS_MAX,
+  buildHvmImage,
+  hvmParamSet,
+  hvmParamGet,
+  setPagingMempoolSize,
+  HVM_PARAM,
+  HVM_BELOW_4G_MMIO_LENGTH,
+  VGA_HOLE_PAGES,
 } from './dom-image';
-export type { DomImageInfo, DomImageFields, PvBuildRequest, PvBuildResult } from './dom-image';
+export type { DomImageInfo, DomImageFields, PvBuildRequest, PvBuildResult, HvmBuildRequest, HvmBuildResult } from './dom-image';
 export { describeXenguestLayouts, LIBXENGUEST_SONAME } from './native-xenguest';

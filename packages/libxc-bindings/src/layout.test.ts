@@ -27,6 +27,7 @@ function cLayouts(layouts: Layout): Layout {
 #include <xentoollog.h>
 #include <xenguest.h>
 #include <xen/version.h>
+#include <xen/hvm/hvm_info_table.h>
 int main(void) {
 ${lines.join('\n')}
   return 0;
@@ -67,6 +68,8 @@ describe('struct layouts against the installed headers', () => {
         'xc_dom_module',
         'xc_hvm_firmware_module',
         'xc_dom_image',
+        'e820entry',
+        'hvm_info_table',
       ].sort(),
     );
   });
@@ -97,5 +100,7 @@ describe('struct layouts against the installed headers', () => {
     expect(d.offsets.container_type).toBe(1712);
     expect(d.offsets.max_vcpus).toBe(1944);
     expect(c.xc_dom_module!.size).toBe(56);
+    expect(c.e820entry!.size).toBe(20);
+    expect(c.hvm_info_table!.size).toBe(48);
   });
 });

@@ -23,6 +23,8 @@ export interface XenguestTypes {
   xc_dom_module: TypeObj;
   xc_hvm_firmware_module: TypeObj;
   xc_dom_image: TypeObj;
+  e820entry: TypeObj;
+  hvm_info_table: TypeObj;
 }
 
 let types: XenguestTypes | undefined;
@@ -119,7 +121,23 @@ export function xenguestTypes(): XenguestTypes {
     vuart_gfn: 'uint64_t',
     max_vcpus: 'unsigned int',
   });
-  types = { xc_dom_seg, xc_dom_module, xc_hvm_firmware_module, xc_dom_image };
+  // struct e820entry { uint64_t addr; uint64_t size; uint32_t type; } __attribute__((packed));
+  // (xenctrl.h: 20 bytes, what xc_domain_set_memory_map and dom->e820 take).
+  const e820entry = k.pack({ addr: 'uint64_t', size: 'uint64_t', type: 'uint32_t' });
+  // struct hvm_info_table (xen/hvm/hvm_info_table.h, HVM_MAX_VCPUS 128): at HVM_INFO_PADDR in
+  // the guest; the builder fills it, the toolstack patches the vCPU fields and the checksum.
+  const hvm_info_table = k.struct({
+    signature: k.array('char', 8),
+    length: 'uint32_t',
+    checksum: 'uint8_t',
+    apic_mode: 'uint8_t',
+    nr_vcpus: 'uint32_t',
+    low_mem_pgend: 'uint32_t',
+    reserved_mem_pgstart: 'uint32_t',
+    high_mem_pgend: 'uint32_t',
+    vcpu_online: k.array('uint8_t', 16),
+  });
+  types = { xc_dom_seg, xc_dom_module, xc_hvm_firmware_module, xc_dom_image, e820entry, hvm_info_table };
   return types;
 }
 
@@ -128,6 +146,8 @@ export const XENGUEST_STRUCT_C_NAMES: Record<keyof XenguestTypes, string> = {
   xc_dom_module: 'struct xc_dom_module',
   xc_hvm_firmware_module: 'struct xc_hvm_firmware_module',
   xc_dom_image: 'struct xc_dom_image',
+  e820entry: 'struct e820entry',
+  hvm_info_table: 'struct hvm_info_table',
 };
 
 export interface Libxenguest {
@@ -171,6 +191,19 @@ export interface Libxenguest {
   // int xc_domain_set_tsc_info(xc_interface *xch, uint32_t domid, uint32_t tsc_mode, uint64_t elapsed_nsec,
   //                            uint32_t gtsc_khz, uint32_t incarnation);
   xc_domain_set_tsc_info: Fn;
+  // HVM builds:
+  // int xc_hvm_param_set(xc_interface *handle, uint32_t dom, uint32_t param, uint64_t value);
+  xc_hvm_param_set: Fn;
+  // int xc_hvm_param_get(xc_interface *handle, uint32_t dom, uint32_t param, uint64_t *value);
+  xc_hvm_param_get: Fn;
+  // int xc_set_paging_mempool_size(xc_interface *xch, uint32_t domid, uint64_t size);
+  xc_set_paging_mempool_size: Fn;
+  // int xc_domain_set_memory_map(xc_interface *xch, uint32_t domid, struct e820entry entries[], uint32_t nr_entries);
+  xc_domain_set_memory_map: Fn;
+  // void *xc_map_foreign_range(xc_interface *xch, uint32_t dom, int size, int prot, unsigned long mfn);
+  xc_map_foreign_range: Fn;
+  // libc: int munmap(void *addr, size_t length);
+  munmap: Fn;
 }
 
 const loaded = new Map<string, Libxenguest>();
@@ -222,6 +255,12 @@ export function loadLibxenguest(libxcPath: string): Libxenguest {
     xc_domain_set_tsc_info: xc.func(
       'int xc_domain_set_tsc_info(void *xch, uint32_t domid, uint32_t tsc_mode, uint64_t elapsed_nsec, uint32_t gtsc_khz, uint32_t incarnation)',
     ),
+    xc_hvm_param_set: xc.func('int xc_hvm_param_set(void *xch, uint32_t dom, uint32_t param, uint64_t value)'),
+    xc_hvm_param_get: xc.func('int xc_hvm_param_get(void *xch, uint32_t dom, uint32_t param, _Out_ uint64_t *value)'),
+    xc_set_paging_mempool_size: xc.func('int xc_set_paging_mempool_size(void *xch, uint32_t domid, uint64_t size)'),
+    xc_domain_set_memory_map: xc.func('int xc_domain_set_memory_map(void *xch, uint32_t domid, void *entries, uint32_t nr_entries)'),
+    xc_map_foreign_range: xc.func('void *xc_map_foreign_range(void *xch, uint32_t dom, int size, int prot, unsigned long mfn)'),
+    munmap: k.load('libc.so.6').func('int munmap(void *addr, size_t length)'),
   };
   loaded.set(libxcPath, api);
   return api;
