@@ -1,7 +1,8 @@
 /**
  * A step made to fail at each position of each plan leaves the simulated host exactly as it was
  * before the command: hypervisor (ownership, permissions), xenstore (nodes and permissions),
- * sysfs (drivers, pciback slots), QEMU's bus and what each guest sees.
+ * sysfs (drivers, pciback slots), QEMU's bus (qemu-xen and qemu-traditional) and what each guest
+ * sees.
  */
 import { SimBench } from './sim-helpers';
 
@@ -57,6 +58,20 @@ describe('failure at every step leaves the host as it was', () => {
     await b.ok(['pci-attach', 'hvm', '03:00.0@7']);
     await failEverywhere(['pci-detach', 'hvm', '03:00.0']);
     expect((await b.ok(['sim-guest', 'hvm'])).stdout).toBe('guest sees 0000:00:07.0 (host 0000:03:00.0)\n');
+  });
+
+  it('qemu-traditional HVM attach (qemu-dm picks the slot), attach at a slot, and detach', async () => {
+    await b.ok(['sim-create', b.config('trad.cfg', 'name = "trad"\ntype = "hvm"\nmemory = 1024\npassthrough = "enabled"\ndevice_model_version = "qemu-xen-traditional"\n')]);
+    // Another guest holds a device throughout. Otherwise undoing the removal of the last backend
+    // re-creates /local/domain/0/backend (removed once empty, as libxl's path cleanup does) after
+    // its sibling /local/domain/0/device-model, and xenstore keeps children in creation order, so
+    // the snapshots would differ in sibling order only.
+    await b.ok(['pci-attach', 'pv', '03:00.0']);
+    await failEverywhere(['pci-attach', 'trad', '01:00.0']);
+    await failEverywhere(['pci-attach', 'trad', '01:00.0@7']);
+    await b.ok(['pci-attach', 'trad', '01:00.0@7']);
+    await failEverywhere(['pci-detach', 'trad', '01:00.0']);
+    expect((await b.ok(['sim-guest', 'trad'])).stdout).toBe('guest sees 0000:00:07.0 (host 0000:01:00.0)\n');
   });
 
   it('assignable-add from a dom0 driver, and assignable-remove -r', async () => {
