@@ -41,11 +41,8 @@ export class BlockingConnection implements XsConnection {
     return this.closedError !== undefined;
   }
 
-  request(type: number, txId: number, payload: Buffer, op: string): Promise<XsMessage> {
+  request(type: number, txId: number, payload: Buffer | string, op: string): Promise<XsMessage> {
     if (this.closedError) return Promise.reject(new XenstoreError(this.closedError.code, `${op}: ${this.closedError.message}`, op));
-    if (payload.length > PAYLOAD_MAX) {
-      return Promise.reject(new XenstoreError('E2BIG', `${op}: request of ${payload.length} bytes exceeds ${PAYLOAD_MAX}`, op));
-    }
     try {
       return Promise.resolve(this.roundTrip(type, txId, payload, op));
     } catch (e) {
@@ -53,11 +50,14 @@ export class BlockingConnection implements XsConnection {
     }
   }
 
-  private roundTrip(type: number, txId: number, payload: Buffer, op: string): XsMessage {
+  private roundTrip(type: number, txId: number, payload: Buffer | string, op: string): XsMessage {
     const id = this.nextReqId;
+    const frame = encodeMessage(type, id, txId, payload);
+    const len = frame.length - HEADER_SIZE;
+    if (len > PAYLOAD_MAX) throw new XenstoreError('E2BIG', `${op}: request of ${len} bytes exceeds ${PAYLOAD_MAX}`, op);
     // req_id 0 is what libxenstore sends; ours never is, so nothing else can be taken for ours.
     this.nextReqId = id >= 0xffffffff ? 1 : id + 1;
-    this.writeAll(encodeMessage(type, id, txId, payload), op);
+    this.writeAll(frame, op);
     for (;;) {
       const m = this.readFrame(op);
       // A late reply to a request that timed out (its id is older), or an event for a watch

@@ -87,7 +87,7 @@ export async function openXenstore(opts: OpenOptions = {}): Promise<XenstoreClie
   if (opts.mode === 'blocking') return new XenstoreClient(openBlocking(path, st.isSocket(), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS), opts);
   if (st.isSocket()) {
     const sock = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect(path);
+      const s = connectSocket(path);
       s.once('connect', () => {
         s.off('error', reject);
         resolve(s);
@@ -106,6 +106,30 @@ export async function openXenstore(opts: OpenOptions = {}): Promise<XenstoreClie
 }
 
 const DEFAULT_TIMEOUT_MS = 30000;
+
+/** Where an onread socket's bytes go: set by the StreamConnection that takes the socket. */
+const SINK = Symbol('xenstore.sink');
+type SinkSocket = net.Socket & { [SINK]?: (chunk: Buffer) => void };
+
+/**
+ * The daemon's socket, read through Node's `onread`: each read lands in one reused buffer and
+ * reaches the connection as a copy of just the bytes read, without the Readable machinery
+ * ('data' events, buffering, nextTick hops) in between.
+ */
+function connectSocket(path: string): SinkSocket {
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  const s: SinkSocket = net.connect({
+    path,
+    onread: {
+      buffer,
+      callback: (n: number, buf: Uint8Array): boolean => {
+        s[SINK]?.(Buffer.from(buf.subarray(0, n)));
+        return true;
+      },
+    },
+  });
+  return s;
+}
 
 /** A blocking fd on the socket (connected through libc) or the device, for mode 'blocking'. */
 function openBlocking(path: string, isSocket: boolean, timeoutMs: number): BlockingConnection {
@@ -224,7 +248,7 @@ export class XenstoreOps {
     readonly txId: number,
   ) {}
 
-  protected req(type: number, payload: Buffer, op: string): Promise<XsMessage> {
+  protected req(type: number, payload: Buffer | string, op: string): Promise<XsMessage> {
     return this.conn.request(type, this.txId, payload, op);
   }
 
@@ -232,11 +256,11 @@ export class XenstoreOps {
   readBuffer(path: string): Promise<Buffer> {
     // Plain promise chains rather than async/await on the hottest calls: each await is a
     // microtask hop on every sequential round trip.
-    return this.req(XsType.READ, nulStrings(path), `READ ${path}`).then((m) => m.payload);
+    return this.req(XsType.READ, `${path}\0`, `READ ${path}`).then((m) => m.payload);
   }
 
   read(path: string): Promise<string> {
-    return this.req(XsType.READ, nulStrings(path), `READ ${path}`).then((m) => m.payload.toString('utf8'));
+    return this.req(XsType.READ, `${path}\0`, `READ ${path}`).then((m) => m.payload.toString('utf8'));
   }
 
   /** The value, or undefined if the node does not exist (other errors still throw). */
@@ -255,8 +279,8 @@ export class XenstoreOps {
 
   /** Values are sent without a trailing NUL, exactly as xs_write does. */
   async write(path: string, value: string | Buffer): Promise<void> {
-    const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    await this.req(XsType.WRITE, Buffer.concat([nulStrings(path), v]), `WRITE ${path}`);
+    const payload = typeof value === 'string' ? `${path}\0${value}` : Buffer.concat([nulStrings(path), value]);
+    await this.req(XsType.WRITE, payload, `WRITE ${path}`);
   }
 
   async mkdir(path: string): Promise<void> {
@@ -355,6 +379,8 @@ export class StreamConnection implements XsConnection {
     private readonly timeoutMs: number,
   ) {
     if (stream instanceof DeviceStream) stream.demand = () => !this.closedError && (this.pending.size > 0 || this.subscribers.size > 0);
+    // A socket from connectSocket delivers through the sink, any other stream through 'data'.
+    if (stream instanceof net.Socket) (stream as SinkSocket)[SINK] = (chunk) => this.onData(chunk);
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (e: NodeJS.ErrnoException) => this.fail(new XenstoreError('ECONNRESET', `xenstore connection failed: ${e.code ?? e.message}`)));
     stream.on('close', () => this.fail(new XenstoreError('ECONNRESET', 'xenstore connection closed')));
@@ -369,10 +395,12 @@ export class StreamConnection implements XsConnection {
     return this.pending.size;
   }
 
-  request(type: number, txId: number, payload: Buffer, op: string): Promise<XsMessage> {
+  request(type: number, txId: number, payload: Buffer | string, op: string): Promise<XsMessage> {
     if (this.closedError) return Promise.reject(new XenstoreError(this.closedError.code, `${op}: ${this.closedError.message}`, op));
-    if (payload.length > PAYLOAD_MAX) {
-      return Promise.reject(new XenstoreError('E2BIG', `${op}: request of ${payload.length} bytes exceeds ${PAYLOAD_MAX}`, op));
+    // Encoded first (req_id filled in below), so that a string payload is measured in bytes once.
+    const frame = encodeMessage(type, 0, txId, payload);
+    if (frame.length - HEADER_SIZE > PAYLOAD_MAX) {
+      return Promise.reject(new XenstoreError('E2BIG', `${op}: request of ${frame.length - HEADER_SIZE} bytes exceeds ${PAYLOAD_MAX}`, op));
     }
     let id = this.nextReqId;
     while (id === 0 || this.pending.has(id)) id = (id + 1) >>> 0;
@@ -381,7 +409,8 @@ export class StreamConnection implements XsConnection {
       const deadline = this.timeoutMs > 0 ? Date.now() + this.timeoutMs : 0;
       this.pending.set(id, { resolve, reject, op, deadline });
       if (deadline) this.armSweep();
-      this.enqueue(encodeMessage(type, id, txId, payload));
+      frame.writeUInt32LE(id, 4);
+      this.enqueue(frame);
       if (this.stream instanceof DeviceStream) this.stream.pump();
     });
   }

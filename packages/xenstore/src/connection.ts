@@ -29,8 +29,11 @@ export interface XsConnection {
   readonly closed: boolean;
   /** Requests sent and not yet answered. */
   readonly inFlight: number;
-  /** Resolves with the reply, or rejects with a XenstoreError (the daemon's error name as code). */
-  request(type: number, txId: number, payload: Buffer, op: string): Promise<XsMessage>;
+  /**
+   * Resolves with the reply, or rejects with a XenstoreError (the daemon's error name as code).
+   * A string payload is text with its NULs in place, encoded as UTF-8.
+   */
+  request(type: number, txId: number, payload: Buffer | string, op: string): Promise<XsMessage>;
   /** Idempotent. */
   close(): void;
 }

@@ -63,18 +63,25 @@ export interface XsMessage {
   payload: Buffer;
 }
 
-export function encodeMessage(type: number, reqId: number, txId: number, payload: Buffer): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
+/**
+ * One frame. A string payload (text with its NULs already in place, e.g. `path + '\0'`) is
+ * encoded straight into the frame, which saves the client an allocation and a copy per request.
+ */
+export function encodeMessage(type: number, reqId: number, txId: number, payload: Buffer | string): Buffer {
+  const len = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length;
+  const buf = Buffer.allocUnsafe(HEADER_SIZE + len);
   buf.writeUInt32LE(type >>> 0, 0);
   buf.writeUInt32LE(reqId >>> 0, 4);
   buf.writeUInt32LE(txId >>> 0, 8);
-  buf.writeUInt32LE(payload.length, 12);
-  payload.copy(buf, HEADER_SIZE);
+  buf.writeUInt32LE(len, 12);
+  if (typeof payload === 'string') buf.write(payload, HEADER_SIZE, 'utf8');
+  else payload.copy(buf, HEADER_SIZE);
   return buf;
 }
 
 /** Strings as xenstore sends them: each followed by one NUL. */
 export function nulStrings(...parts: string[]): Buffer {
+  if (parts.length === 1) return Buffer.from(`${parts[0]}\0`, 'utf8');
   return Buffer.from(parts.map((p) => p + '\0').join(''), 'utf8');
 }
 
@@ -121,12 +128,15 @@ export class FrameReader {
       const len = buf.readUInt32LE(off + 12);
       if (len > PAYLOAD_MAX) throw new FrameTooLargeError(len);
       if (buf.length - off < HEADER_SIZE + len) break;
+      const whole = off === 0 && buf.length === HEADER_SIZE + len;
       out.push({
         type: buf.readUInt32LE(off),
         reqId: buf.readUInt32LE(off + 4),
         txId: buf.readUInt32LE(off + 8),
-        // A copy, so that a retained payload does not pin the whole read buffer.
-        payload: Buffer.from(buf.subarray(off + HEADER_SIZE, off + HEADER_SIZE + len)),
+        // A frame that is the whole chunk (the usual reply to one request) keeps the chunk,
+        // which pins nothing else; otherwise a copy, so that a retained payload does not pin
+        // the whole read buffer.
+        payload: whole ? buf.subarray(HEADER_SIZE) : Buffer.from(buf.subarray(off + HEADER_SIZE, off + HEADER_SIZE + len)),
       });
       off += HEADER_SIZE + len;
     }
