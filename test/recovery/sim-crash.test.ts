@@ -1,8 +1,8 @@
 /**
  * The process is SIGKILLed at every step boundary of every PCI plan (attach and detach, PV and
- * HVM, assignable-add, assignable-remove): boundary k < n kills as step k is about to start (its
- * intent record already says so), boundary n kills after the last step, before the record is
- * closed. After `pci-recover` the host is exactly as before the command (rolled back) or exactly
+ * HVM with qemu-xen or qemu-traditional, assignable-add, assignable-remove): boundary k < n kills
+ * as step k is about to start (its intent record already says so), boundary n kills after the last
+ * step, before the record is closed. After `pci-recover` the host is exactly as before the command (rolled back) or exactly
  * as after a clean run (finished forward), per the recovery policy the record states; it passes
  * the independent consistency check and `pci-audit` reports it clean. pci-recover is itself killed
  * before each change it makes, and the next pci-recover still ends in the same state.
@@ -21,6 +21,9 @@ beforeAll(async () => {
   await base.ok(['sim-init']);
   await base.ok(['sim-create', base.config('pv.cfg', 'name = "pv"\ntype = "pv"\nmemory = 256\npassthrough = "enabled"\n')]);
   await base.ok(['sim-create', base.config('hvm.cfg', 'name = "hvm"\ntype = "hvm"\nmemory = 1024\npassthrough = "enabled"\n')]);
+  trad = clone(base);
+  await trad.ok(['sim-create', trad.config('trad.cfg', 'name = "trad"\ntype = "hvm"\nmemory = 1024\npassthrough = "enabled"\ndevice_model_version = "qemu-xen-traditional"\n')]);
+  await trad.ok(['pci-attach', 'pv', '03:00.0']);
 });
 afterAll(() => {
   base?.cleanup();
@@ -31,6 +34,17 @@ function clone(from: SimBench): SimBench {
   const b = cloneBench(from);
   benches.push(b);
   return b;
+}
+
+let trad: SimBench | undefined;
+
+/**
+ * A copy of the base host plus an HVM guest whose device model is qemu-traditional, and another
+ * guest holding a device (so that /local/domain/0/backend never empties: undoing its removal would
+ * re-create it after /local/domain/0/device-model, a difference in sibling order only).
+ */
+function withTrad(): SimBench {
+  return clone(trad!);
 }
 
 /**
@@ -114,6 +128,16 @@ describe('SIGKILL at every step boundary, then pci-recover', () => {
     await killEverywhere(s, ['pci-detach', 'hvm', '03:00.0'], 1);
   });
 
+  it('qemu-traditional HVM attach, qemu-dm picks the slot', async () => {
+    await killEverywhere(withTrad(), ['pci-attach', 'trad', '01:00.0']);
+  });
+
+  it('qemu-traditional HVM detach: rolled back until the guest has ejected it, finished after', async () => {
+    const s = withTrad();
+    await s.ok(['pci-attach', 'trad', '01:00.0@7']);
+    await killEverywhere(s, ['pci-detach', 'trad', '01:00.0'], 1);
+  });
+
   it('assignable-add from a dom0 driver, with a name', async () => {
     await killEverywhere(base, ['pci-assignable-add', '-n', 'sata', '02:00.0']);
   });
@@ -155,6 +179,12 @@ describe('pci-recover itself SIGKILLed before each of its changes, then run agai
   it('rolling back an assignable-add killed at its last step (undo of the seize is two steps)', async () => {
     const n = await stepCount(base, ['pci-assignable-add', '-n', 'sata', '02:00.0']);
     await killRecoveryEverywhere(base, ['pci-assignable-add', '-n', 'sata', '02:00.0'], n - 1, 'before');
+  });
+
+  it('rolling back a qemu-traditional attach killed at its last step (qemu-dm must eject it again)', async () => {
+    const s = withTrad();
+    const n = await stepCount(s, ['pci-attach', 'trad', '01:00.0']);
+    await killRecoveryEverywhere(s, ['pci-attach', 'trad', '01:00.0'], n - 1, 'before');
   });
 
   it('finishing a PV detach killed after the guest let go', async () => {
