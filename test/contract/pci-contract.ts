@@ -226,6 +226,7 @@ export function pciContract(setup: ContractSetup, getDriver: () => ContractDrive
         .add('json', { xentool: ['pci-assignable-list', '--json'] })
         .add('xm', { xm: ['pci-list-assignable-devices'] })
         .addIf(hasXl, 'xl', { xl: ['pci-assignable-list'] })
+        .addIf(hasXl, 'xlN', { xl: ['pci-assignable-list', '-n'] })
         .add('drvA', { driverOf: A })
         .add('s2', { state: true })
         .add('dryRemove', { xentool: ['-N', 'pci-assignable-remove', '-r', A] })
@@ -276,8 +277,9 @@ export function pciContract(setup: ContractSetup, getDriver: () => ContractDrive
       expect(r.s2!.stdout).not.toBe(r.s0!.stdout);
     });
 
-    xlTest('xl lists the same bytes as xentool', () => {
+    xlTest('xl lists the same bytes as xentool, with and without -n', () => {
       expect(r.xl).toEqual({ stdout: r.list!.stdout, stderr: '', code: 0 });
+      expect(r.xlN).toEqual({ stdout: r.listN!.stdout, stderr: '', code: 0 });
     });
 
     test('-N pci-assignable-remove prints a plan and changes nothing', () => {
@@ -387,6 +389,7 @@ export function pciContract(setup: ContractSetup, getDriver: () => ContractDrive
           .add('detachA', { xentool: ['pci-detach', ...W, G, A] })
           .add('listOne', { xentool: ['pci-list', G] })
           .add('backendOne', { backend: G })
+          .addIf(hasXl, 'xlOne', { xl: ['pci-list', G] })
           .add('detachB', { xm: [...W, 'pci-detach', G, B] })
           .add('list', { xentool: ['pci-list', G] })
           .add('backend', { backend: G })
@@ -407,6 +410,10 @@ export function pciContract(setup: ContractSetup, getDriver: () => ContractDrive
         expectDone(t.detachA, 'detach A');
         expect(parsePciList(t.listOne!.stdout).map((x) => x.bdf)).toEqual([f.devices[1]]);
         expectListMatchesBackend(t.listOne!.stdout, t.backendOne!.stdout);
+      });
+
+      xlTest('xl pci-list prints the same bytes as xentool after the first detach', () => {
+        expect(t.xlOne).toEqual(t.listOne);
       });
 
       test('after both, the guest sees none, nothing is listed, no backend is left', () => {
