@@ -52,6 +52,27 @@ const view = (over: Partial<AttachView> = {}): AttachView => ({
   ...over,
 });
 
+describe('planPciAttach for qemu-traditional', () => {
+  const trad = (over: Partial<DomainView> = {}) => domain({ hvm: true, deviceModel: 'qemu-xen-traditional', usedSlots: [], ...over });
+  it('IOMMU first, then pci-ins, its answer put back to running, then the record with the devfn qemu-dm reported', () => {
+    const p = planPciAttach(req({ vslot: 6, msitranslate: true }), view({ domain: trad() }));
+    const ops = p.steps.map((s) => s.op);
+    expect(ops.slice(ops.indexOf('xc.assign'))).toEqual(['xc.assign', 'qemuTrad.pciIns', 'qemuTrad.resume', 'backend.add']);
+    expect(p.steps.find((s) => s.op === 'qemuTrad.pciIns')).toMatchObject({ vdevfn: 0x30, msitranslate: true, powerMgmt: false });
+    expect(p.steps.at(-1)).toMatchObject({ hvm: true, dm: 'qemu-xen-traditional' });
+    expect(ops).not.toContain('hvm.deviceAdd');
+  });
+  it('leaves the slot to qemu-dm when none is asked for', () => {
+    expect(planPciAttach(req(), view({ domain: trad() })).steps.find((s) => s.op === 'qemuTrad.pciIns')).not.toHaveProperty('vdevfn');
+  });
+  it('refuses a slot a recorded passthrough device holds, and a device model in a stub domain', () => {
+    expect(() => planPciAttach(req({ vslot: 7 }), view({ domain: trad({ usedSlots: [7] }) }))).toThrow(expect.objectContaining({ code: 'ERR_SLOT_TAKEN' }));
+    expect(() => planPciAttach(req(), view({ domain: trad({ stubdomId: 9 }) }))).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED_DM', message: "domain 5's device model runs in stub domain 9; PCI hot-plug through a stub domain is not supported" }),
+    );
+  });
+});
+
 describe('planPciAttach', () => {
   it('orders a PV attach: claim, reset, permissions, IOMMU, then the backend', () => {
     const p = planPciAttach(req(), view());
@@ -143,6 +164,11 @@ describe('planPciDetach', () => {
   it('uses QMP device_del for HVM', () => {
     const p = planPciDetach({ bdf: BDF, force: true, timeoutMs: 1 }, domain({ hvm: true, deviceModel: 'qemu-xen', attached }), device());
     expect(p.steps[0]).toMatchObject({ op: 'hvm.deviceDel', force: true });
+  });
+  it('qemu-traditional: pci-rem through the device model, its answer put back, then dom0 cleans up', () => {
+    const p = planPciDetach({ bdf: BDF, force: false, timeoutMs: 3000 }, domain({ hvm: true, deviceModel: 'qemu-xen-traditional', attached }), device());
+    expect(p.steps.slice(0, 4).map((s) => s.op)).toEqual(['qemuTrad.pciRem', 'qemuTrad.resume', 'pci.reset', 'xc.deassign']);
+    expect(p.steps[0]).toMatchObject({ domid: 5, bdf: '0000:03:00.0', timeoutMs: 3000, force: false });
   });
   it('refuses a device that is not attached to the domain', () => {
     expect(() => planPciDetach({ bdf: BDF, force: false, timeoutMs: 1 }, domain(), device())).toThrow(
