@@ -1,11 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// The bundled build when present (npm run build makes it), else the compiled tree.
-let entry;
-try {
-  entry = require('../bundle/xentool.js');
-} catch (e) {
-  if (e.code !== 'MODULE_NOT_FOUND') throw e;
-  entry = require('../dist/main.js');
-}
+// The bundled build when present (npm run build makes it; loaded with a code cache, see
+// load-bundle.js), else the compiled tree.
+const entry = require('./load-bundle.js').loadBundle() || require('../dist/main.js');
 entry.main('xm');

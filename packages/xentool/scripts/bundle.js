@@ -1,22 +1,126 @@
 #!/usr/bin/env node
-// Bundles the CLI into one file (bundle/xentool.js) with esbuild: start-up then costs one file
-// read and compile instead of resolving and loading ~150 modules. koffi stays external: it
-// carries a native binary and is loaded only when a real host is opened.
+// Bundles the CLI into one file (bundle/xentool.js) with esbuild, then makes its V8 code cache
+// (see bin/load-bundle.js). Start-up then costs one file read and a cache load instead of
+// resolving, loading and compiling ~150 modules. koffi stays external: it carries a native
+// binary and is loaded only when a real host is opened.
+//
+// The output is checked, because the loader relies on it:
+// - pure ASCII (no comments survive minifyWhitespace; esbuild escapes non-ASCII in strings):
+//   the loader then makes a one-byte string without decoding;
+// - no dynamic import(): the bundle runs through vm.Script, which has no stable way to load ES
+//   modules in Node 20 (use a static import of the builtin instead);
+// - a trailing build id (sha256 of the bundle), which the code cache must match.
 'use strict';
+const { spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const esbuild = require('esbuild');
 
 const root = path.join(__dirname, '..');
-esbuild
-  .build({
+const outfile = path.join(root, 'bundle', 'xentool.js');
+const bin = path.join(root, 'bin', 'xentool.js');
+
+function fail(msg) {
+  process.stderr.write(`bundle: ${msg}\n`);
+  process.exit(1);
+}
+
+/**
+ * yargs 17's ESM platform shim, bundled, does two costly things at every start that xentool
+ * does not need (measured with bench/cli-startup; each about 5 ms on the 2-core test machine):
+ * - it imports node:assert (which loads Node's assertion machinery) only to check yargs's own
+ *   invariants: a lazy stand-in loads node:assert when an assertion actually fails;
+ * - to guess the program's version it walks from its own directory up to the nearest
+ *   package.json; bundled, "its own directory" is unknown, so it walks from the process's cwd
+ *   (readdir per level, then parses whatever package.json it finds). xentool turns --version
+ *   off (cli.ts), so the guess is discarded; the stand-in for that walk names xentool's own
+ *   package.json next to the bundle, which is what yargs looks for when it is not bundled.
+ */
+const yargsShimRedirects = {
+  name: 'yargs-shim-redirects',
+  setup(build) {
+    const fromYargsShim = (args) => /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/.test(args.importer);
+    build.onResolve({ filter: /^(assert|escalade\/sync)$/ }, (args) =>
+      fromYargsShim(args) ? { path: args.path, namespace: 'yargs-shim' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'yargs-shim' }, (args) => ({
+      loader: 'js',
+      resolveDir: root,
+      contents:
+        args.path === 'assert'
+          ? [
+              'export function notStrictEqual(actual, expected, message) {',
+              "  if (Object.is(actual, expected)) require('node:assert').notStrictEqual(actual, expected, message);",
+              '}',
+              'export function strictEqual(actual, expected, message) {',
+              "  if (!Object.is(actual, expected)) require('node:assert').strictEqual(actual, expected, message);",
+              '}',
+            ].join('\n')
+          : "export default function findPackageJson() { return require('node:path').join(__dirname, '..', 'package.json'); }",
+    }));
+  },
+};
+
+async function bundle() {
+  const result = await esbuild.build({
     entryPoints: [path.join(root, 'src', 'main.ts')],
-    outfile: path.join(root, 'bundle', 'xentool.js'),
+    outfile,
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
     external: ['koffi'],
+    // Whitespace and comments only: identifiers stay, so stack traces (--verbose) and
+    // constructor names read as in the sources; the source map maps the rest.
+    minifyWhitespace: true,
     sourcemap: true,
+    plugins: [yargsShimRedirects],
+    write: false,
     logLevel: 'warning',
-  })
-  .catch(() => process.exit(1));
+  });
+  for (const f of result.outputFiles) {
+    if (f.path !== outfile) {
+      fs.mkdirSync(path.dirname(f.path), { recursive: true });
+      fs.writeFileSync(f.path, f.contents);
+      continue;
+    }
+    const text = f.text;
+    const nonAscii = /[^\x00-\x7f]/.exec(text);
+    if (nonAscii) fail(`${outfile}: non-ASCII character at offset ${nonAscii.index}: ${JSON.stringify(text.slice(nonAscii.index - 40, nonAscii.index + 40))}`);
+    const dyn = /\bimport\(/.exec(text);
+    if (dyn) fail(`${outfile}: dynamic import() at offset ${dyn.index}: ${JSON.stringify(text.slice(dyn.index - 60, dyn.index + 40))}`);
+    const id = crypto.createHash('sha256').update(text).digest('hex').slice(0, 32);
+    fs.mkdirSync(path.dirname(outfile), { recursive: true });
+    fs.writeFileSync(outfile, `${text}//# xentoolBuildId=${id}\n`);
+  }
+}
+
+/** Runs `xentool --sim pci-list` on a fresh simulated host and keeps the code V8 compiled. */
+function warmCodeCache() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xentool-code-cache-'));
+  try {
+    const sim = ['--sim', '--sim-dir', path.join(dir, 'sim')];
+    const run = (args) => {
+      const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+      if (r.status !== 0) fail(`making the code cache: ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    };
+    run([bin, ...sim, 'sim-init']);
+    fs.writeFileSync(path.join(dir, 'g.cfg'), "name = \"guest1\"\ntype = \"pv\"\nmemory = 256\npci = [ '01:00.0' ]\n");
+    run([bin, ...sim, 'sim-create', path.join(dir, 'g.cfg')]);
+    run([__filename, '--warm-run', ...sim, 'pci-list', 'guest1']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--warm-run') {
+  // The child of warmCodeCache: the CLI with its arguments, the cache rewritten at exit.
+  process.argv.splice(2, 1);
+  require('../bin/load-bundle.js').loadBundle({ refreshCache: true }).main('xentool');
+} else {
+  bundle()
+    .then(warmCodeCache)
+    .catch((e) => fail(e && e.message ? e.message : String(e)));
+}

@@ -1,4 +1,6 @@
-import { runCli } from './cli';
+import yargs from 'yargs';
+import { commandsFor, runCli } from './cli';
+import { allCommands } from './commands/index';
 import type { CommandSpec } from './command';
 import { XentoolError, UsageError } from './errors';
 import { captureContext } from './testing/capture';
@@ -84,5 +86,37 @@ describe('runCli', () => {
     const ctx = captureContext();
     expect(await runCli(['--help'], ctx, { commands })).toBe(0);
     expect(ctx.stdout.text).toMatch(/echo \[words\.\.\]/);
+  });
+});
+
+describe('commandsFor (start-up: yargs is shown only the commands the arguments name)', () => {
+  const all = allCommands();
+  const names = (cs: CommandSpec[]) => cs.map((c) => c.command.split(' ')[0]);
+
+  it('keeps every command whose name occurs, wherever it occurs (an option value may be one)', () => {
+    expect(names(commandsFor(['--sim', 'pci-list', 'guest1'], all))).toEqual(['pci-list']);
+    expect(names(commandsFor(['--sim-dir', 'pci-list', 'list'], all))).toEqual(['list', 'pci-list']);
+  });
+
+  it('keeps all of them when none is named or help is asked for', () => {
+    expect(commandsFor(['no-such-command'], all)).toHaveLength(all.length);
+    expect(commandsFor([], all)).toHaveLength(all.length);
+    expect(commandsFor(['pci-list', '--help'], all)).toHaveLength(all.length);
+  });
+
+  it('dispatches and refuses exactly as with every command registered', async () => {
+    const argvs = [['echo', 'a'], ['fails', 'echo'], ['bogus', 'echo'], ['echo', '--uper'], ['usage'], []];
+    for (const argv of argvs) {
+      const full = captureContext();
+      const fullCode = await runCli(argv, full, { commands });
+      const cut = captureContext();
+      const cutCode = await runCli(argv, cut, { commands: commandsFor(argv, commands) });
+      expect({ argv, code: cutCode, out: cut.stdout.text, err: cut.stderr.text }).toEqual({ argv, code: fullCode, out: full.stdout.text, err: full.stderr.text });
+    }
+  });
+
+  it('relies on a yargs internal that is still there (usage.cacheHelpMessage, skipped at start-up)', () => {
+    const y = yargs() as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage: unknown } } };
+    expect(typeof y.getInternalMethods().getUsageInstance().cacheHelpMessage).toBe('function');
   });
 });

@@ -15,8 +15,41 @@ export interface CliOptions {
   scriptName?: string;
 }
 
+/** A command's name and aliases, as they may appear on the command line. */
+function namesOf(spec: CommandSpec): string[] {
+  return [spec.command.split(' ')[0]!, ...(spec.aliases ?? [])];
+}
+
+/**
+ * The commands yargs needs to see for these arguments. yargs runs the first positional that
+ * names a registered command, so registering only the commands whose names occur among the
+ * arguments dispatches exactly as registering all of them; with none (an unknown or missing
+ * command) or a help request, all of them, because the usage text and error lists them.
+ * Registering a command costs yargs a few milliseconds at every start for all thirty of them.
+ */
+export function commandsFor(args: readonly string[], all: readonly CommandSpec[]): CommandSpec[] {
+  if (args.some((a) => a === '--help' || a.startsWith('--help='))) return [...all];
+  const words = new Set(args);
+  const named = all.filter((c) => namesOf(c).some((n) => words.has(n)));
+  return named.length > 0 ? named : [...all];
+}
+
+/**
+ * yargs renders the matched command's whole help text right after starting its handler, only so
+ * that a `showHelp()` inside an asynchronous handler could still print it (usage.cacheHelpMessage,
+ * yargs 17 lib/command.js). Nothing in xentool calls showHelp, `--help` is answered before any
+ * handler runs, and usage errors go through `.fail()` as one line; rendering that text was about
+ * a fifth of yargs's time at start-up, so it is skipped. (yargs is pinned to 17.7.2; cli.test.ts
+ * checks that the method this relies on is still there.)
+ */
+function skipHelpCaching(y: Argv): void {
+  const internals = (y as unknown as { getInternalMethods?: () => { getUsageInstance(): { cacheHelpMessage?: () => void } } }).getInternalMethods;
+  const usage = internals?.call(y).getUsageInstance();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
+
 export async function runCli(args: string[], ctx: CommandContext, opts: CliOptions = {}): Promise<number> {
-  const commands = opts.commands ?? (await import('./commands/index')).allCommands();
+  const commands = commandsFor(args, opts.commands ?? (await import('./commands/index')).allCommands());
   let exitCode = 0;
   let ran: Promise<void> | undefined;
   let helpText = '';
@@ -39,6 +72,7 @@ export async function runCli(args: string[], ctx: CommandContext, opts: CliOptio
       if (err) throw err;
       throw new UsageError(msg ?? 'invalid arguments');
     });
+  skipHelpCaching(y);
 
   for (const spec of commands) {
     y.command({

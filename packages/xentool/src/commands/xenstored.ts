@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { CommandSpec } from '../command';
 import type { CommandContext } from '../context';
 
@@ -21,7 +22,6 @@ export const command: CommandSpec = {
     const { startXenstored, XenstoreError } = await import('@xentool/xenstore');
     const { write } = await import('../context');
     const { XentoolError, ErrorCodes } = await import('../errors');
-    const { resolve } = await import('node:path');
     // Relative paths are the caller's, not the process's: resolve against ctx.cwd.
     const socket = resolve(ctx.cwd, String(args.socket));
     const persist = args.persist === undefined ? undefined : resolve(ctx.cwd, String(args.persist));

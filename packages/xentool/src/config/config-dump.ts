@@ -8,6 +8,7 @@
  *   nested).
  * - `--typed`: the typed model (`domainConfigFromFile`) as JSON; its warnings go to stderr.
  */
+import { resolve } from 'node:path';
 import type { CommandContext } from '../context';
 import { write } from '../context';
 import { oneLine } from './config-error';
@@ -23,7 +24,6 @@ export interface ConfigDumpArgs {
 }
 
 export async function runConfigDump(a: ConfigDumpArgs, ctx: CommandContext): Promise<number> {
-  const { resolve } = await import('node:path');
   // Messages name the file as the user wrote it, not the resolved path.
   const cfg = await readConfigFile(resolve(ctx.cwd, a.file), a.overrides, a.file);
   if (a.typed) {

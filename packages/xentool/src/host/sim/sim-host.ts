@@ -9,7 +9,7 @@
  * rehearsals, and it refuses what the real system refuses.
  */
 import * as path from 'node:path';
-import { promises as fs } from 'node:fs';
+import { promises as fs, mkdirSync } from 'node:fs';
 import { SimSysfs, readInventory, type Dom0Usage, type SimSysfsState } from '@xentool/pciback';
 import { XenstoredServer, type XenstoreSnapshot } from '@xentool/xenstore';
 import { XentoolError } from '../../errors';
@@ -166,7 +166,8 @@ export class SimHost implements Host, PciHost {
 
   private async start(): Promise<void> {
     this.pciback.start();
-    await fs.mkdir(path.join(this.dir, 'run'), { recursive: true });
+    // Synchronous, as the lock and the state read: see readStateFile.
+    mkdirSync(path.join(this.dir, 'run'), { recursive: true });
     for (const d of this.state.domains) if (d.domid !== 0) await this.startGuest(d);
     await this.settle();
   }

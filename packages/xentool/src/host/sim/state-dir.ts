@@ -3,16 +3,20 @@
  * `state.json`, written atomically (temp file, fsync, rename). Invocations are serialised by
  * the host lock (intent/host-lock.ts), held from open to close.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { XentoolError } from '../../errors';
 
 export const STATE_FILE = 'state.json';
 
+/**
+ * Synchronous (though async in signature): a read-only command then never loads fs.promises nor
+ * starts libuv's thread pool, which is a measurable part of a short command's start-up.
+ */
 export async function readStateFile<T>(dir: string): Promise<T | undefined> {
   let text: string;
   try {
-    text = await fs.readFile(path.join(dir, STATE_FILE), 'utf8');
+    text = readFileSync(path.join(dir, STATE_FILE), 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
