@@ -7,6 +7,8 @@
  *   node child-daemon.js hold SOCKET     a scripted daemon that answers every request but
  *       READ /held only when the next request arrives (then both, the held one first): the
  *       client's timeout fires and the late reply must not be taken for the next request's.
+ *   node child-daemon.js delay SOCKET    answers every request with its path, one second late,
+ *       so that a client is certainly still waiting when something else happens to it.
  *
  * Prints `ready` on stdout once listening; stops on SIGTERM.
  */
@@ -15,6 +17,19 @@ import { encodeMessage, FrameReader, XenstoredServer, XsType } from '@xentool/xe
 import type { XsMessage } from '@xentool/xenstore';
 
 const [mode, socket] = process.argv.slice(2) as [string, string];
+
+function delayDaemon(): net.Server {
+  return net.createServer((conn) => {
+    const reader = new FrameReader();
+    conn.on('data', (chunk: Buffer) => {
+      for (const m of reader.push(chunk)) {
+        const path = m.payload.toString('latin1').replace(/\0$/, '');
+        setTimeout(() => conn.write(encodeMessage(m.type, m.reqId, m.txId, Buffer.from(path))), 1000);
+      }
+    });
+    conn.on('error', () => undefined);
+  });
+}
 
 function holdDaemon(): net.Server {
   return net.createServer((conn) => {
@@ -45,8 +60,8 @@ async function main(): Promise<void> {
     const server = new XenstoredServer();
     await server.listen(socket);
     stop = () => server.close();
-  } else if (mode === 'hold') {
-    const server = holdDaemon();
+  } else if (mode === 'hold' || mode === 'delay') {
+    const server = mode === 'hold' ? holdDaemon() : delayDaemon();
     await new Promise<void>((r) => server.listen(socket, r));
     // Its connections stay open until the process ends: nothing to wait for.
     stop = () => Promise.resolve();

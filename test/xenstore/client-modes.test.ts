@@ -12,17 +12,19 @@ import { bundleChild, CHILD_NODE_PATH, scratchDir } from './harness';
 
 const dir = scratchDir('xs-modes-');
 let daemonJs: string;
+let signalClientJs: string;
 const children: ChildProcess[] = [];
 
 beforeAll(() => {
   daemonJs = bundleChild(path.join(__dirname, 'child-daemon.ts'), dir);
+  signalClientJs = bundleChild(path.join(__dirname, 'child-signal-client.ts'), dir);
 });
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
 /** Starts child-daemon.js in `mode` on a fresh socket; resolves once it listens. */
-async function startDaemon(mode: 'server' | 'hold', name: string): Promise<{ sock: string; child: ChildProcess }> {
+async function startDaemon(mode: 'server' | 'hold' | 'delay', name: string): Promise<{ sock: string; child: ChildProcess }> {
   const sock = path.join(dir, name);
   const child = spawn(process.execPath, [daemonJs, mode, sock], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -233,4 +235,26 @@ describe.each<[XenstoreMode]>([['async'], ['blocking']])('mode %s: failures of t
     await gone;
     expect(await codeOf(openXenstore({ path: sock, mode }))).toBe('ECONNREFUSED');
   });
+});
+
+test('blocking mode: signals handled while a read waits do not fail the request (EINTR is retried)', async () => {
+  const { sock } = await startDaemon('delay', 'delay-signal');
+  const child = spawn(process.execPath, [signalClientJs, sock], { env: { ...process.env, NODE_PATH: CHILD_NODE_PATH } });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  let timer: NodeJS.Timeout | undefined;
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
+    // Once the child is about to block, signal it until it exits (the reply takes a second).
+    if (!timer && stdout.includes('waiting\n')) timer = setInterval(() => child.kill('SIGUSR2'), 20);
+    if (stdout.split('\n').length > 2) {
+      clearInterval(timer);
+      child.stdin.end();
+    }
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  clearInterval(timer);
+  expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: `waiting\n${JSON.stringify({ value: '/slow', signalsHandled: true })}\n`, stderr: '' });
 });

@@ -77,6 +77,7 @@ export class BlockingConnection implements XsConnection {
       try {
         off += fs.writeSync(this.fd, frame, off, frame.length - off);
       } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EINTR') continue;
         throw this.ioError(e as NodeJS.ErrnoException, op);
       }
     }
@@ -113,6 +114,10 @@ export class BlockingConnection implements XsConnection {
       try {
         n = fs.readSync(this.fd, buf, this.have, buf.length - this.have, null);
       } catch (e) {
+        // A signal handled meanwhile (node's own: SIGCHLD, the profiler's SIGPROF, ...). A
+        // socket with SO_RCVTIMEO is never restarted by the kernel, whatever SA_RESTART says
+        // (signal(7)), so the read is simply issued again; the timeout then starts over.
+        if ((e as NodeJS.ErrnoException).code === 'EINTR') continue;
         throw this.ioError(e as NodeJS.ErrnoException, op);
       }
       if (n === 0) throw this.fail(new XenstoreError('ECONNRESET', 'xenstore connection closed by the daemon'), op);
