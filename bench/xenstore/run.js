@@ -2,11 +2,14 @@
 /**
  * Operations per second of READ against our xenstored (in its own process, on a unix socket):
  *   - the C client: libxenstore's xs_read in a loop (test/xenstore/xsprobe.c, compiled here),
- *   - XenstoreClient sequential: await each read before the next,
- *   - XenstoreClient pipelined: WINDOW reads in flight at once,
+ *   - XenstoreClient, mode 'async', sequential: await each read before the next,
+ *   - XenstoreClient, mode 'blocking', sequential: the same loop; each read is a write and a
+ *     blocking read on a blocking socket, as libxenstore does,
  *   - a bare Node round trip (write one prebuilt READ frame, await the next 'data'): the floor
- *     any Node client pays, to tell client overhead from event-loop cost.
- * All three in one run against the same server; prints ops/s and the ratios to the C client.
+ *     any event-loop client pays, to tell client overhead from event-loop cost,
+ *   - XenstoreClient, mode 'async', pipelined: WINDOW reads in flight at once.
+ * All in one run against the same server; prints ops/s and the ratios to the C client, and the
+ * client process's CPU time per read (user+sys; steadier than wall time on a loaded machine).
  *
  *   npx tsc -b packages/xenstore && node bench/xenstore/run.js [N] [WINDOW]
  */
@@ -34,6 +37,16 @@ function median(a) {
   return s[Math.floor(s.length / 2)];
 }
 
+/** Runs `loop` and returns [ops/s, client CPU microseconds per op]. */
+async function measure(loop) {
+  const cpu = process.cpuUsage();
+  const t = process.hrtime.bigint();
+  await loop();
+  const secs = Number(process.hrtime.bigint() - t) / 1e9;
+  const c = process.cpuUsage(cpu);
+  return [N / secs, (c.user + c.system) / N];
+}
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xs-bench-'));
   const sock = path.join(dir, 'socket');
@@ -48,6 +61,8 @@ async function main() {
 
   const env = { ...process.env, XENSTORED_PATH: sock };
   const client = await xs.openXenstore({ path: sock });
+  const blocking = await xs.openXenstore({ path: sock, mode: 'blocking' });
+  if (client.mode !== 'async' || blocking.mode !== 'blocking') throw new Error('client modes are not what was asked for');
   const key = '/bench/value';
   await client.write(key, 'x'.repeat(32));
 
@@ -57,53 +72,65 @@ async function main() {
   bare.on('data', () => onReply && onReply());
   const frame = xs.encodeMessage(xs.XsType.READ, 1, 0, Buffer.from(`${key}\0`));
 
-  const c = [], seq = [], pipe = [], raw = [];
+  const r = { c: [], seq: [], blk: [], raw: [], pipe: [] };
+  const cpu = { c: [], seq: [], blk: [] };
   // Round 0 warms up the server's JIT and is not counted: the first C round otherwise pays it.
-  for (let r = 0; r <= ROUNDS; r++) {
-    const keep = r > 0;
-    // C: the probe times its own loop (xs_open is outside the timing).
-    const secs = Number(execFileSync(probe, ['bench-read', String(N), key], { env }).toString());
-    if (keep) c.push(N / secs);
+  for (let i = 0; i <= ROUNDS; i++) {
+    const keep = (k, [ops, us]) => {
+      if (i === 0) return;
+      r[k].push(ops);
+      if (cpu[k]) cpu[k].push(us);
+    };
+    // C: the probe times its own loop (xs_open is outside the timing) and its own CPU time.
+    const [secs, cpuSecs] = execFileSync(probe, ['bench-read', String(N), key], { env }).toString().trim().split(' ').map(Number);
+    keep('c', [N / secs, (cpuSecs * 1e6) / N]);
 
-    let t = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) await client.read(key);
-    if (keep) seq.push(N / (Number(process.hrtime.bigint() - t) / 1e9));
+    keep('seq', await measure(async () => {
+      for (let j = 0; j < N; j++) await client.read(key);
+    }));
+
+    keep('blk', await measure(async () => {
+      for (let j = 0; j < N; j++) await blocking.read(key);
+    }));
 
     // Replies are small and answered one at a time, so one 'data' event is one reply.
-    t = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) await new Promise((res) => { onReply = res; bare.write(frame); });
-    if (keep) raw.push(N / (Number(process.hrtime.bigint() - t) / 1e9));
+    keep('raw', await measure(async () => {
+      for (let j = 0; j < N; j++) await new Promise((res) => { onReply = res; bare.write(frame); });
+    }));
 
-    t = process.hrtime.bigint();
-    let next = 0;
-    const worker = async () => {
-      while (next < N) {
-        next++;
-        await client.read(key);
-      }
-    };
-    await Promise.all(Array.from({ length: WINDOW }, worker));
-    if (keep) pipe.push(N / (Number(process.hrtime.bigint() - t) / 1e9));
+    keep('pipe', await measure(async () => {
+      let next = 0;
+      const worker = async () => {
+        while (next < N) {
+          next++;
+          await client.read(key);
+        }
+      };
+      await Promise.all(Array.from({ length: WINDOW }, worker));
+    }));
   }
   client.close();
+  blocking.close();
   bare.destroy();
   srv.kill('SIGTERM');
 
   const fmt = (x) => Math.round(x).toString().padStart(8);
-  const cm = median(c), sm = median(seq), pm = median(pipe);
+  const rounds = (a) => a.map(Math.round).join(', ');
+  // Each round measures every client back to back, so a per-round ratio compares measurements
+  // taken under the same machine load; its median is reported.
+  const ratio = (k, base = 'c') => median(r[k].map((x, j) => x / r[base][j])).toFixed(2);
   console.log(`xenstore READ, ${N} ops x ${ROUNDS} rounds (median), server: XenstoredServer in its own process`);
-  console.log(`  C libxenstore (xs_read loop)        ${fmt(cm)} ops/s   (rounds: ${c.map(Math.round).join(', ')})`);
-  console.log(`  XenstoreClient sequential           ${fmt(sm)} ops/s   (rounds: ${seq.map(Math.round).join(', ')})`);
-  console.log(`  bare Node round trip (floor)        ${fmt(median(raw))} ops/s   (rounds: ${raw.map(Math.round).join(', ')})`);
-  console.log(`  XenstoreClient pipelined (window ${WINDOW}) ${fmt(pm)} ops/s   (rounds: ${pipe.map(Math.round).join(', ')})`);
-  // Each round measures C, then sequential, then pipelined back to back, so a per-round
-  // ratio compares measurements taken under the same machine load; its median is reported.
-  const rs = median(seq.map((x, i) => x / c[i]));
-  const rp = median(pipe.map((x, i) => x / c[i]));
-  console.log(`  ratio sequential / C: ${rs.toFixed(2)}x   (median of per-round ratios; goal >= 0.8x)`);
-  console.log(`  ratio pipelined  / C: ${rp.toFixed(2)}x   (median of per-round ratios; goal >= 2x)`);
-  console.log(`  ratio bare Node  / C: ${median(raw.map((x, i) => x / c[i])).toFixed(2)}x   (what any Node client could reach sequentially)`);
-  console.log(`  ratio sequential / bare Node: ${median(seq.map((x, i) => x / raw[i])).toFixed(2)}x   (the client's own overhead)`);
+  console.log(`  C libxenstore (xs_read loop)              ${fmt(median(r.c))} ops/s   (rounds: ${rounds(r.c)})`);
+  console.log(`  XenstoreClient async, sequential          ${fmt(median(r.seq))} ops/s   (rounds: ${rounds(r.seq)})`);
+  console.log(`  XenstoreClient blocking, sequential       ${fmt(median(r.blk))} ops/s   (rounds: ${rounds(r.blk)})`);
+  console.log(`  bare Node round trip (event-loop floor)   ${fmt(median(r.raw))} ops/s   (rounds: ${rounds(r.raw)})`);
+  console.log(`  XenstoreClient async, pipelined (${String(WINDOW).padStart(3)})   ${fmt(median(r.pipe))} ops/s   (rounds: ${rounds(r.pipe)})`);
+  console.log(`  ratio async sequential    / C: ${ratio('seq')}x   (median of per-round ratios; goal >= 0.8x)`);
+  console.log(`  ratio blocking sequential / C: ${ratio('blk')}x   (median of per-round ratios; goal >= 0.8x)`);
+  console.log(`  ratio async pipelined     / C: ${ratio('pipe')}x   (median of per-round ratios; goal >= 2x)`);
+  console.log(`  ratio bare Node           / C: ${ratio('raw')}x   (what any event-loop client could reach sequentially)`);
+  const us = (k) => median(cpu[k]).toFixed(1);
+  console.log(`  client CPU per read (user+sys, median): C ${us('c')} us, async ${us('seq')} us, blocking ${us('blk')} us`);
   console.log(`  load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
   fs.rmSync(dir, { recursive: true, force: true });
 }
