@@ -120,6 +120,14 @@ describe('qemu-traditional HVM guest', () => {
     expect(dm()[`${DM}/state`]).toBe('running');
   });
 
+  it('xm pci-attach with a virtual slot and xm pci-detach go through qemu-dm too', async () => {
+    expect(await b.xm(['pci-attach', '-o', 'power_mgmt=1', 'trad', '0:3:0.0', '6'])).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect((await b.xm(['pci-list', 'trad', '--format=4.1'])).stdout).toBe('Vdev Device\n06.0 0000:03:00.0\n');
+    expect(dm()[`${DM}/parameter`]).toBe('0x30');
+    expect(await b.xm(['pci-detach', 'trad', '0:3:0.0'])).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect((await b.ok(['sim-guest', 'trad'])).stdout).toBe('the guest sees no passthrough PCI device\n');
+  });
+
   it('every function of a slot with BB:DD.*@VSLOT, function 0 last', async () => {
     await b.ok(['pci-assignable-add', '02:00.0']);
     await b.ok(['pci-assignable-add', '02:00.1']);
