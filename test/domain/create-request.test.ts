@@ -52,7 +52,9 @@ describe('planCreate', () => {
   });
 
   it.each([
-    ['HVM (not yet)', 'name="g"\ntype="hvm"\n', obs(), 'ERR_CREATE_UNSUPPORTED'],
+    ['PVH (not yet)', 'name="g"\ntype="pvh"\nkernel="/k"\n', obs(), 'ERR_CREATE_UNSUPPORTED'],
+    ['HVM on a host without HVM', 'name="g"\ntype="hvm"\n', obs({ caps: { ...obs().caps, hvm: false } }), 'ERR_CREATE_UNSUPPORTED'],
+    ['HVM without hvmloader', 'name="g"\ntype="hvm"\n', obs(), 'ERR_CONFIG_FILE'],
     ['no IOMMU for passthrough', 'name="g"\ntype="pv"\nkernel="/k"\npci=["00:04.0"]\n', obs({ caps: { ...obs().caps, directio: false } }), 'ERR_NO_IOMMU'],
     ['a host without PV', 'name="g"\ntype="pv"\nkernel="/k"\n', obs({ caps: { ...obs().caps, pv: false } }), 'ERR_CREATE_UNSUPPORTED'],
     ['memory above free', 'name="g"\ntype="pv"\nkernel="/k"\nmemory=2048\n', obs(), 'ERR_CREATE_NO_MEMORY'],

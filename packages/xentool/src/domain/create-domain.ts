@@ -11,7 +11,8 @@ import type { OpOptions } from '../pci/pci-ops';
 import { waitFor } from '../xs/wait-for';
 import type { CreateDomainArgs, DomainOps } from './domain-ops';
 import { destroyDomain } from './destroy-domain';
-import { removeDomainNodes, writeBuildPost, writeConsole, writeSkeleton } from './xs-domain';
+import { type HvmOptions, qemuXenArgv } from './hvm-options';
+import { removeDomainNodes, writeBuildPost, writeConsole, writeDeviceModelPre, writeSkeleton } from './xs-domain';
 
 export interface CreateState {
   domid?: number;
@@ -28,6 +29,8 @@ export interface CreateHooks {
   startMonitor(domid: number, step: Step): Promise<void>;
   /** Force-removes the domain's PCI devices during a teardown. */
   detachAllPci?(domid: number): Promise<void>;
+  /** Where qemu-dm-<name>.log goes (default /var/log/xen). */
+  logDir?: string;
   /** libxenguest progress, for --verbose. */
   onBuildStep?(syscall: string): void;
 }
@@ -69,7 +72,7 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
               throw new XentoolError('ERR_DOMAIN_EXISTS', `domain with name "${String(s.name)}" already exists.`);
             }
           }
-          await writeSkeleton(tx, d, { name: String(s.name), uuid: String(s.uuid), type: s.type as 'pv' });
+          await writeSkeleton(tx, d, { name: String(s.name), uuid: String(s.uuid), type: s.type as 'pv' | 'hvm' });
         });
         return [];
       },
@@ -77,7 +80,12 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
     'domain.build-pre': {
       describe: (s) => `set max_vcpus ${String(s.maxVcpus)}, maxmem ${String(s.maxMemKiB)} KiB, allocate the store and console event channels`,
       apply: async (s) => {
-        const r = await ops.buildPre(domid(), { maxVcpus: Number(s.maxVcpus), maxMemKiB: Number(s.maxMemKiB), memmapLimitKiB: Number(s.memmapLimitKiB) });
+        const r = await ops.buildPre(domid(), {
+          maxVcpus: Number(s.maxVcpus),
+          maxMemKiB: Number(s.maxMemKiB),
+          memmapLimitKiB: Number(s.memmapLimitKiB),
+          ...(s.hvm ? { hvm: { pagingMempoolKiB: Number(s.pagingMempoolKiB) } } : {}),
+        });
         state.storePort = r.storePort;
         state.consolePort = r.consolePort;
         return [];
@@ -101,6 +109,70 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
         return [];
       },
     },
+    'domain.build-hvm': {
+      describe: (s) => `build the HVM image: ${String(s.firmware)} with ${String(s.systemFirmware)}, ${Number(s.memKiB) / 1024} MiB`,
+      apply: async (s) => {
+        const r = await ops.buildHvm(domid(), {
+          firmware: String(s.firmware),
+          systemFirmware: String(s.systemFirmware),
+          memKiB: Number(s.memKiB),
+          targetKiB: Number(s.targetKiB),
+          memInitMiB: Number(s.memInitMiB),
+          maxVcpus: Number(s.maxVcpus),
+          vcpus: Number(s.vcpus),
+          storePort: need(state.storePort, 'the store port'),
+          consolePort: need(state.consolePort, 'the console port'),
+          ...(hooks.onBuildStep ? { onStep: hooks.onBuildStep } : {}),
+        });
+        state.storeMfn = r.storeMfn;
+        state.consoleMfn = r.consoleMfn;
+        return [];
+      },
+    },
+    'dm.spawn': {
+      describe: (s) => `start qemu-xen (${String(s.binary)}) and wait up to ${Number(s.timeoutMs) / 1000} s for it to run`,
+      apply: async (s) => {
+        const d = domid();
+        await ops.xs.transaction((tx) => writeDeviceModelPre(tx, d));
+        const argv = qemuXenArgv({
+          domid: d,
+          name: String(s.name),
+          hvm: s.hvmOptions as unknown as HvmOptions,
+          kernel: (s.kernel as string | null) ?? null,
+          ramdisk: (s.ramdisk as string | null) ?? null,
+          cmdline: (s.cmdline as string | null) ?? null,
+          maxVcpus: Number(s.maxVcpus),
+          vcpus: Number(s.vcpus),
+          memMiB: Number(s.memMiB),
+        });
+        const pid = await ops.spawnDeviceModel(d, {
+          binary: String(s.binary),
+          argv,
+          env: { XEN_QEMU_CONSOLE_LIMIT: '1048576', XEN_DOMAIN_ID: String(d) },
+          logFile: `${hooks.logDir ?? '/var/log/xen'}/qemu-dm-${String(s.name)}.log`,
+        });
+        // libxl__spawn_record_pid: destroy finds the process here.
+        await ops.xs.write(`/local/domain/${d}/image/device-model-pid`, String(pid));
+        // QEMU writes "running" from its VM state handler (xen_change_state_handler).
+        const st = `/local/domain/0/device-model/${d}/state`;
+        await waitFor(ops.xs, st, async () => ((await ops.xs.read(st)) === 'running' ? true : undefined), {
+          timeoutMs: Number(s.timeoutMs),
+          what: `qemu-xen (pid ${pid}) to report ${st} = running (see /var/log/xen/qemu-dm-${String(s.name)}.log)`,
+        });
+        // libxl's post-config: the serial ports' ptys go to xenstore, where `console -t serial` finds them.
+        const q = await ops.qmp(d);
+        try {
+          const chardevs = (await q.execute('query-chardev')) as { label: string; filename: string }[];
+          for (const c of chardevs) {
+            const m = /^serial(\d+)$/.exec(c.label);
+            if (m && c.filename.startsWith('pty:')) await ops.xs.write(`/local/domain/${d}/serial/${m[1]}/tty`, c.filename.slice(4));
+          }
+        } finally {
+          q.close();
+        }
+        return [];
+      },
+    },
     'xs.build-post': {
       describe: () => 'write memory/, store/, cpu/ and the /vm image nodes',
       apply: async (s) => {
@@ -119,6 +191,7 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
             ramdisk: (s.ramdisk as string | null) ?? null,
             cmdline: (s.cmdline as string | null) ?? null,
             now: Date.now() / 1000,
+            ...(s.videoMemKiB !== undefined ? { hvm: { videoMemKiB: Number(s.videoMemKiB) } } : {}),
           }),
         );
         return [];
@@ -153,8 +226,16 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
       },
     },
     'domain.unpause': {
-      describe: () => 'unpause the domain',
-      apply: async () => {
+      describe: (s) => (s.hvm ? 'resume the device model (QMP cont) and unpause the domain' : 'unpause the domain'),
+      apply: async (s) => {
+        if (s.hvm) {
+          const q = await ops.qmp(domid());
+          try {
+            await q.execute('cont');
+          } finally {
+            q.close();
+          }
+        }
         await ops.unpause(domid());
         return [];
       },

@@ -5,6 +5,7 @@
  */
 import type { DomainConfig, PciConfigEntry, ShutdownAction } from '../config/domain-config';
 import { XentoolError } from '../errors';
+import { DEFAULT_HVM_OPTIONS, type HvmOptions } from './hvm-options';
 
 export interface CreateRequest {
   source: string;
@@ -28,12 +29,15 @@ export interface CreateRequest {
   pci: PciConfigEntry[];
   /** Start paused (`create -p`). */
   paused: boolean;
+  /** HVM: device model settings (null for PV). */
+  hvm: HvmOptions | null;
+  device_model_version: DomainConfig['device_model_version'];
 }
 
 /** libxl's LIBXL_MEMKB_DEFAULT resolution: 32 MiB when neither memory nor maxmem is set. */
 const DEFAULT_MEM_MIB = 32;
 
-export function resolveCreate(cfg: DomainConfig, opts: { uuid: string; paused: boolean }): CreateRequest {
+export function resolveCreate(cfg: DomainConfig, opts: { uuid: string; paused: boolean; hvm?: HvmOptions }): CreateRequest {
   const where = cfg.source;
   const targetMiB = cfg.memory ?? cfg.maxmem ?? DEFAULT_MEM_MIB;
   const maxMiB = cfg.maxmem ?? targetMiB;
@@ -75,5 +79,7 @@ export function resolveCreate(cfg: DomainConfig, opts: { uuid: string; paused: b
     onCrash: cfg.on_crash,
     pci: cfg.pci,
     paused: opts.paused,
+    hvm: cfg.type === 'hvm' ? (opts.hvm ?? DEFAULT_HVM_OPTIONS) : null,
+    device_model_version: cfg.device_model_version,
   };
 }

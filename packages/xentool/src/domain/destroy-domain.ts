@@ -33,6 +33,10 @@ export async function destroyDomain(ops: DomainOps, domid: number, o: DestroyOpt
   if (exists && o.detachAllPci) await attempt('removing PCI devices', () => o.detachAllPci!(domid));
   // Paused, the guest cannot react to its nodes vanishing half-way.
   if (exists) await attempt('pause', () => ops.pause(domid));
+  // HVM: the device model goes after the devices it served and before the nodes that name it
+  // (libxl__destroy_domid: pause, libxl__destroy_device_model, then the devices' nodes).
+  const dmPid = await ops.xs.read(`/local/domain/${domid}/image/device-model-pid`).catch(() => undefined);
+  if (dmPid !== undefined) await attempt('stopping the device model', () => ops.killDeviceModel(domid, Number.parseInt(dmPid, 10) || undefined));
   await attempt('removing xenstore nodes', () => ops.xs.transaction((tx) => removeDomainNodes(tx, domid)));
   if (exists) await attempt('xc_domain_destroy', () => ops.destroyDomain(domid));
   // domain_kill returns once the pages are being freed; the domain leaves the list when the

@@ -21,6 +21,7 @@ import { type ActionHooks, applyShutdownAction, readMonitorInfo, recordMonitorIn
 import { runMonitor, spawnMonitor } from './monitor';
 import type { ConsoleIo } from './console';
 import { type CreateObservation, planCreate } from './plan-create';
+import { QEMU_XEN, readHvmOptions } from './hvm-options';
 
 export type OpenDomainHost = (ctx: CommandContext, args: ParsedArgs) => Promise<DomainHost>;
 
@@ -55,7 +56,8 @@ export function findDomain(domains: readonly DomainRecord[], arg: string): Domai
 export async function observeCreate(ops: DomainOps, req: CreateRequest): Promise<CreateObservation> {
   const [domains, facts] = await Promise.all([ops.domains(), ops.facts()]);
   const files: Record<string, boolean> = {};
-  for (const f of [req.kernel, req.ramdisk]) if (f !== null) files[f] = await ops.readable(f);
+  const hvmFiles = req.hvm ? [req.hvm.firmware, req.hvm.systemFirmware, QEMU_XEN] : [];
+  for (const f of [req.kernel, req.ramdisk, ...hvmFiles]) if (f !== null) files[f] = await ops.readable(f);
   return { names: domains.map((d) => d.name).filter((n): n is string => n !== undefined), freeKiB: facts.freeKiB, caps: facts.caps, files };
 }
 
@@ -98,9 +100,11 @@ interface CreateCall {
 /** Reads the config, plans, and applies (or prints the plan for -N). Returns the new domid, or -1 for -N. */
 export async function createFromConfig(h: DomainHost, ctx: CommandContext, c: CreateCall): Promise<number> {
   const { readConfigFile, domainConfigFromFile } = await import('../config/index');
-  const cfg = domainConfigFromFile(await readConfigFile(c.file, c.overrides));
+  const file = await readConfigFile(c.file, c.overrides);
+  const cfg = domainConfigFromFile(file);
   for (const w of cfg.warnings) await write(ctx.stderr, `warning: ${w}\n`);
-  const req = resolveCreate(c.uuid ? { ...cfg, uuid: cfg.uuid ?? c.uuid } : cfg, { uuid: c.uuid ?? randomUUID(), paused: c.paused });
+  const hvm = cfg.type === 'hvm' ? readHvmOptions(file) : undefined;
+  const req = resolveCreate(c.uuid ? { ...cfg, uuid: cfg.uuid ?? c.uuid } : cfg, { uuid: c.uuid ?? randomUUID(), paused: c.paused, ...(hvm ? { hvm } : {}) });
   const plan = planCreate(req, await observeCreate(h.ops, req));
   await checkPciAssignable(h, req.pci, req.source);
   if (c.dryRun) {
@@ -149,6 +153,7 @@ export async function createFromConfig(h: DomainHost, ctx: CommandContext, c: Cr
         if (h.ops.kind === 'real') await spawnMonitor(ctx, d, { name: req.name, config: path.resolve(ctx.cwd, c.file), overrides: c.overrides });
       },
       ...(ctx.verbose ? { onBuildStep: (sc: string) => void write(ctx.stderr, `  ${sc}\n`) } : {}),
+      ...(ctx.env.XENTOOL_LOG_DIR ? { logDir: ctx.env.XENTOOL_LOG_DIR } : {}),
       detachAllPci: (d: number) => detachAll(h, d, ctx),
     },
     ctx.testHooks?.failAtStep !== undefined ? { failAt: ctx.testHooks.failAtStep } : {},

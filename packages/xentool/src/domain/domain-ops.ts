@@ -5,6 +5,7 @@
  * the host's `Xs`, the same code on both hosts.
  */
 import type { DomainRecord } from '../host/host';
+import type { QmpClient } from '../qmp/qmp-client';
 import type { Xs } from '../xs/xs';
 
 export interface CreateDomainArgs {
@@ -26,6 +27,39 @@ export interface BuildPvArgs {
   onStep?: (syscall: string) => void;
 }
 
+export interface BuildHvmArgs {
+  /** hvmloader, and the BIOS file it loads (SeaBIOS). */
+  firmware: string;
+  systemFirmware: string;
+  /** libxl's max_memkb - video_memkb and target_memkb - video_memkb. */
+  memKiB: number;
+  targetKiB: number;
+  /** target_memkb / 1024 (what libxl gives xc_dom_mem_init). */
+  memInitMiB: number;
+  maxVcpus: number;
+  vcpus: number;
+  storePort: number;
+  consolePort: number;
+  onStep?: (syscall: string) => void;
+}
+
+export interface BuildPreArgs {
+  maxVcpus: number;
+  maxMemKiB: number;
+  /** PV only: the end of the guest's pseudo-physical map. */
+  memmapLimitKiB: number;
+  /** HVM: the HAP paging pool (libxl's shadow_memkb). */
+  hvm?: { pagingMempoolKiB: number };
+}
+
+export interface SpawnDm {
+  binary: string;
+  argv: string[];
+  env: Record<string, string>;
+  /** /var/log/xen/qemu-dm-<name>.log */
+  logFile: string;
+}
+
 export interface HostFacts {
   freeKiB: number;
   caps: { pv: boolean; hvm: boolean; directio: boolean; gnttabV1: boolean; gnttabV2: boolean };
@@ -43,8 +77,16 @@ export interface DomainOps {
   readable(file: string): Promise<boolean>;
   createDomain(a: CreateDomainArgs): Promise<number>;
   /** max_vcpus, setmaxmem, the store and console event channels, memmap limit, TSC, CPUID. */
-  buildPre(domid: number, a: { maxVcpus: number; maxMemKiB: number; memmapLimitKiB: number }): Promise<{ storePort: number; consolePort: number }>;
+  buildPre(domid: number, a: BuildPreArgs): Promise<{ storePort: number; consolePort: number }>;
   buildPv(domid: number, a: BuildPvArgs): Promise<{ storeMfn: bigint; consoleMfn: bigint }>;
+  /** HVM: the store and console frames are guest frame numbers (an HVM guest's own). */
+  buildHvm(domid: number, a: BuildHvmArgs): Promise<{ storeMfn: bigint; consoleMfn: bigint }>;
+  /** Starts the device model in its own session; returns its pid. */
+  spawnDeviceModel(domid: number, a: SpawnDm): Promise<number>;
+  /** Ends a device model (SIGTERM, then SIGKILL) and removes its QMP sockets. */
+  killDeviceModel(domid: number, pid: number | undefined): Promise<void>;
+  /** The device model's QMP socket (libxl's qmp-libxl-<domid>). */
+  qmp(domid: number): Promise<QmpClient>;
   introduce(domid: number, storeMfn: bigint, storePort: number): Promise<void>;
   /**
    * The simulated host has no xenconsoled: it publishes console/tty itself. The real host

@@ -22,5 +22,5 @@ export async function openDomainHost(ctx: CommandContext, args: ParsedArgs): Pro
     return { host, ops: new SimDomainOps(host), close: () => host.close() };
   }
   const [{ host, xc, xenstore }, { RealDomainOps }] = await Promise.all([openRealXenHost(ctx), import('./real-domain-ops')]);
-  return { host, ops: new RealDomainOps(xc, xenstore, host.xs, () => host.domains()), close: () => host.close() };
+  return { host, ops: new RealDomainOps(xc, xenstore, host.xs, () => host.domains(), (d) => host.qmp(d)), close: () => host.close() };
 }

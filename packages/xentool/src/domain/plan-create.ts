@@ -9,6 +9,7 @@
 import { XentoolError } from '../errors';
 import type { Plan, Step } from '../plan/plan';
 import type { CreateRequest } from './create-request';
+import { QEMU_XEN, qemuXenArgv } from './hvm-options';
 
 export interface CreateObservation {
   /** Names of existing domains. */
@@ -25,8 +26,9 @@ export const MAXMEM_SLACK_KIB = 1024;
 
 export function planCreate(req: CreateRequest, obs: CreateObservation): Plan {
   const at = req.source;
+  if (req.type === 'hvm') return planCreateHvm(req, obs);
   if (req.type !== 'pv') {
-    throw new XentoolError('ERR_CREATE_UNSUPPORTED', `${at}: type="${req.type}": only PV guests can be created so far (HVM and PVH are not implemented yet)`);
+    throw new XentoolError('ERR_CREATE_UNSUPPORTED', `${at}: type="${req.type}": only PV and HVM guests can be created (PVH is not implemented yet)`);
   }
   if (!obs.caps.pv) throw new XentoolError('ERR_CREATE_UNSUPPORTED', `${at}: this hypervisor does not support PV guests`);
   if (req.kernel === null) {
@@ -128,3 +130,142 @@ export function planCreate(req: CreateRequest, obs: CreateObservation): Plan {
   });
   return { title: `create ${req.name}`, steps };
 }
+
+/** The checks every type shares: name, free memory, IOMMU. */
+function commonChecks(req: CreateRequest, obs: CreateObservation): void {
+  const at = req.source;
+  if (obs.names.includes(req.name)) throw new XentoolError('ERR_DOMAIN_EXISTS', `domain with name "${req.name}" already exists.`);
+  if (req.targetMemKiB > obs.freeKiB) {
+    throw new XentoolError(
+      'ERR_CREATE_NO_MEMORY',
+      `${at}: memory=${req.targetMemKiB / 1024} MiB is more than the host has free (${Math.floor(obs.freeKiB / 1024)} MiB)`,
+    );
+  }
+  if (req.passthrough !== 'disabled' && !obs.caps.directio) {
+    throw new XentoolError('ERR_NO_IOMMU', `${at}: passthrough needs an IOMMU, and this host has none enabled (xl info virt_caps lacks directio)`);
+  }
+}
+
+/**
+ * HVM with qemu-xen (domain-build.md §3): hvmloader + SeaBIOS built by libxenguest, QEMU started
+ * by us while the domain is paused, devices attached through QMP, then QMP `cont` and unpause.
+ * `-N` shows the QEMU command line with a placeholder domid (the real one is known at step 1).
+ */
+function planCreateHvm(req: CreateRequest, obs: CreateObservation): Plan {
+  const at = req.source;
+  const hvm = req.hvm;
+  if (!hvm) throw new XentoolError('ERR_INTERNAL', `${at}: HVM settings were not read`);
+  if (!obs.caps.hvm) throw new XentoolError('ERR_CREATE_UNSUPPORTED', `${at}: this hypervisor does not support HVM guests (no VT-x/SVM, or Xen built without HVM)`);
+  if (req.device_model_version === 'qemu-xen-traditional') {
+    throw new XentoolError('ERR_CREATE_UNSUPPORTED', `${at}: device_model_version="qemu-xen-traditional": only qemu-xen is supported for creation`);
+  }
+  for (const [key, file] of [
+    ['kernel', req.kernel],
+    ['ramdisk', req.ramdisk],
+    ['firmware (hvmloader)', hvm.firmware],
+    ['BIOS (SeaBIOS)', hvm.systemFirmware],
+    ['device model', QEMU_XEN],
+  ] as const) {
+    if (file !== null && !obs.files[file]) throw new XentoolError('ERR_CONFIG_FILE', `${at}: ${key} file ${file} does not exist or is not readable`);
+  }
+  commonChecks(req, obs);
+  if (req.targetMemKiB <= hvm.videoMemKiB) {
+    throw new XentoolError('ERR_CONFIG_VALUE', `${at}: memory=${req.targetMemKiB / 1024} MiB leaves nothing beside ${hvm.videoMemKiB / 1024} MiB of video memory`);
+  }
+  const maxGrantVersion = obs.caps.gnttabV2 ? 2 : 1;
+  const maxMiB = req.maxMemKiB / 1024;
+  const qemuMemMiB = (req.maxMemKiB - hvm.videoMemKiB) / 1024;
+  const steps: Step[] = [
+    {
+      op: 'domain.create',
+      type: 'hvm',
+      uuid: req.uuid,
+      maxVcpus: req.maxVcpus,
+      passthrough: req.passthrough,
+      maxGrantVersion,
+      why: 'every later step needs the domid; the domain starts paused with no memory, so nothing runs until the unpause step',
+    },
+    {
+      op: 'xs.skeleton',
+      name: req.name,
+      uuid: req.uuid,
+      type: 'hvm',
+      why: 'claims the name at once and gives the guest its own nodes (HVM adds hvmloader/ and the S3/S4 features)',
+    },
+    {
+      op: 'domain.build-pre',
+      maxVcpus: req.maxVcpus,
+      maxMemKiB: req.targetMemKiB + MAXMEM_SLACK_KIB,
+      memmapLimitKiB: req.maxMemKiB,
+      // libxl__get_required_paging_memory with HAP: 4 * (256 * vcpus + maxmem in MiB) KiB.
+      pagingMempoolKiB: 4 * (256 * req.maxVcpus + maxMiB),
+      hvm: true,
+      why: 'HVM parameters (HPET, timer mode, ...) and the HAP pool must be set before any memory is populated; the event channels before the builder records them',
+    },
+    {
+      op: 'domain.build-hvm',
+      firmware: hvm.firmware,
+      systemFirmware: hvm.systemFirmware,
+      memKiB: req.maxMemKiB - hvm.videoMemKiB,
+      targetKiB: req.targetMemKiB - hvm.videoMemKiB,
+      memInitMiB: Math.floor(req.targetMemKiB / 1024),
+      maxVcpus: req.maxVcpus,
+      vcpus: req.vcpus,
+      why: 'libxenguest loads hvmloader with SeaBIOS, populates memory below the MMIO hole, writes the E820 and hvm_info, and sets the store/console parameters',
+    },
+    {
+      op: 'xs.build-post',
+      name: req.name,
+      uuid: req.uuid,
+      targetMemKiB: req.targetMemKiB,
+      maxMemKiB: req.maxMemKiB,
+      vcpus: req.vcpus,
+      maxVcpus: req.maxVcpus,
+      kernel: null,
+      ramdisk: null,
+      cmdline: null,
+      videoMemKiB: hvm.videoMemKiB,
+      why: 'hvmloader reads platform/* and the guest its memory/ and store/ nodes before it runs',
+    },
+    {
+      op: 'xs.introduce',
+      why: 'hvmloader talks to xenstored through the store page; introduce fires @introduceDomain for xenconsoled too',
+    },
+    {
+      op: 'console.add',
+      timeoutMs: 10_000,
+      why: 'the PV console exists for HVM guests too (xenconsoled serves it)',
+    },
+    {
+      op: 'dm.spawn',
+      name: req.name,
+      binary: QEMU_XEN,
+      argv: qemuXenArgv({ domid: -1, name: req.name, hvm, kernel: req.kernel, ramdisk: req.ramdisk, cmdline: req.cmdline, maxVcpus: req.maxVcpus, vcpus: req.vcpus, memMiB: qemuMemMiB }),
+      hvmOptions: hvm as unknown as Record<string, unknown>,
+      kernel: req.kernel,
+      ramdisk: req.ramdisk,
+      cmdline: req.cmdline,
+      maxVcpus: req.maxVcpus,
+      vcpus: req.vcpus,
+      memMiB: qemuMemMiB,
+      timeoutMs: 120_000,
+      why: 'QEMU emulates the platform hvmloader boots on; it must be running (device-model state "running") before devices are added over QMP and before the guest runs',
+    },
+  ];
+  for (const p of req.pci) {
+    steps.push({ op: 'pci.attach', spec: p.spec, why: 'QMP device_add while the guest is paused: the device is on the bus when the guest first scans it' });
+  }
+  if (!req.paused) {
+    steps.push({ op: 'domain.unpause', hvm: true, why: 'last: QMP cont, then the vCPUs run (libxl__dm_resume, then xc_domain_unpause)' });
+  }
+  steps.push({
+    op: 'monitor.start',
+    name: req.name,
+    onPoweroff: req.onPoweroff,
+    onReboot: req.onReboot,
+    onCrash: req.onCrash,
+    why: 'Xen leaves a guest that shut itself down as a zombie; the monitor applies on_poweroff/on_reboot/on_crash as xl’s per-domain daemon does',
+  });
+  return { title: `create ${req.name}`, steps };
+}
+

@@ -1,10 +1,12 @@
 /** DomainOps on real Xen: libxenctrl and libxenguest through @xentool/libxc-bindings. */
-import { constants as fsc, promises as fs } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, constants as fsc, openSync, promises as fs } from 'node:fs';
 import type { XcInterface } from '@xentool/libxc-bindings';
 import type { XenstoreClient } from '@xentool/xenstore';
 import type { DomainRecord } from '../host/host';
 import type { Xs } from '../xs/xs';
-import type { BuildPvArgs, CreateDomainArgs, DomainOps, HostFacts, ShutdownCode } from './domain-ops';
+import type { QmpClient } from '../qmp/qmp-client';
+import type { BuildHvmArgs, BuildPreArgs, BuildPvArgs, CreateDomainArgs, DomainOps, HostFacts, ShutdownCode, SpawnDm } from './domain-ops';
 
 export class RealDomainOps implements DomainOps {
   readonly kind = 'real' as const;
@@ -14,6 +16,9 @@ export class RealDomainOps implements DomainOps {
     private readonly xenstore: XenstoreClient,
     readonly xs: Xs,
     private readonly listDomains: () => Promise<DomainRecord[]>,
+    private readonly qmpOf: (domid: number) => Promise<QmpClient>,
+    /** Where QEMU's QMP sockets live (/var/run/xen). */
+    private readonly runDir = '/var/run/xen',
   ) {}
 
   async facts(): Promise<HostFacts> {
@@ -54,14 +59,26 @@ export class RealDomainOps implements DomainOps {
     });
   }
 
-  async buildPre(domid: number, a: { maxVcpus: number; maxMemKiB: number; memmapLimitKiB: number }): Promise<{ storePort: number; consolePort: number }> {
-    const { evtchnAllocUnbound, setMemmapLimit, setTscInfo, cpuidApplyPolicy } = await import('@xentool/libxc-bindings');
+  async buildPre(domid: number, a: BuildPreArgs): Promise<{ storePort: number; consolePort: number }> {
+    const { evtchnAllocUnbound, setMemmapLimit, setTscInfo, cpuidApplyPolicy, hvmParamSet, setPagingMempoolSize, HVM_PARAM } = await import('@xentool/libxc-bindings');
     this.xc.setMaxVcpus(domid, a.maxVcpus);
     this.xc.setMaxMem(domid, a.maxMemKiB);
     // Both ports are unbound in the guest with dom0 as the remote end: xenstored and
     // xenconsoled run in dom0 here (libxl reads /tool/xenstored/domid for stub domains).
     const storePort = evtchnAllocUnbound(this.xc, domid, 0);
     const consolePort = evtchnAllocUnbound(this.xc, domid, 0);
+    if (a.hvm) {
+      // libxl_x86.c hvm_set_conf_params with xl's defaults (hpet=1, vpt_align=1, timer_mode
+      // no_delay_for_missed_ticks, altp2m off); no memmap limit for HVM.
+      hvmParamSet(this.xc, domid, HVM_PARAM.HPET_ENABLED, 1);
+      hvmParamSet(this.xc, domid, HVM_PARAM.VPT_ALIGN, 1);
+      hvmParamSet(this.xc, domid, HVM_PARAM.TIMER_MODE, 1);
+      hvmParamSet(this.xc, domid, HVM_PARAM.ALTP2M, 0);
+      setTscInfo(this.xc, domid, 0);
+      setPagingMempoolSize(this.xc, domid, BigInt(a.hvm.pagingMempoolKiB) << 10n);
+      cpuidApplyPolicy(this.xc, domid, { pae: true, itsc: false, nestedVirt: false });
+      return { storePort, consolePort };
+    }
     // libxl ignores this call's result (libxl_x86.c libxl__arch_domain_create); so do we.
     try {
       setMemmapLimit(this.xc, domid, a.memmapLimitKiB);
@@ -88,6 +105,77 @@ export class RealDomainOps implements DomainOps {
       ...(a.onStep ? { onStep: a.onStep } : {}),
     });
     return { storeMfn: r.storeMfn, consoleMfn: r.consoleMfn };
+  }
+
+  async buildHvm(domid: number, a: BuildHvmArgs): Promise<{ storeMfn: bigint; consoleMfn: bigint }> {
+    const { buildHvmImage } = await import('@xentool/libxc-bindings');
+    const r = await buildHvmImage(this.xc, {
+      domid,
+      firmware: a.firmware,
+      systemFirmware: await fs.readFile(a.systemFirmware),
+      memKiB: a.memKiB,
+      targetKiB: a.targetKiB,
+      memInitMiB: a.memInitMiB,
+      maxVcpus: a.maxVcpus,
+      vcpus: a.vcpus,
+      consoleEvtchn: a.consolePort,
+      xenstoreEvtchn: a.storePort,
+      ...(a.onStep ? { onStep: a.onStep } : {}),
+    });
+    return { storeMfn: r.xenstorePfn, consoleMfn: r.consolePfn };
+  }
+
+  /**
+   * libxl__spawn_local_dm: stdin /dev/null, stdout and stderr to the log (appended), its own
+   * session, XEN_QEMU_CONSOLE_LIMIT and XEN_DOMAIN_ID in the environment.
+   */
+  async spawnDeviceModel(_domid: number, a: SpawnDm): Promise<number> {
+    await fs.mkdir(this.runDir, { recursive: true });
+    const log = openSync(a.logFile, 'a');
+    try {
+      const child = spawn(a.binary, a.argv, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, ...a.env } });
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('spawn', () => resolve(child.pid!));
+      });
+      child.unref();
+      return pid;
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  async killDeviceModel(domid: number, pid: number | undefined): Promise<void> {
+    if (pid !== undefined && pid > 1) {
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      const deadline = Date.now() + 10_000;
+      while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (alive()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
+    // libxl__qmp_cleanup: QEMU leaves its sockets behind.
+    for (const f of [`qmp-libxl-${domid}`, `qmp-libxenstat-${domid}`]) await fs.rm(`${this.runDir}/${f}`, { force: true });
+  }
+
+  qmp(domid: number): Promise<QmpClient> {
+    return this.qmpOf(domid);
   }
 
   introduce(domid: number, storeMfn: bigint, storePort: number): Promise<void> {

@@ -42,6 +42,11 @@ export async function writeSkeleton(tx: XsOps, domid: number, a: { name: string;
   await mknod(tx, `${dom}/device/suspend/event-channel`, rw(domid));
   for (const n of ['shutdown', 'feature-poweroff', 'feature-reboot', 'feature-suspend', 'sysrq']) await mknod(tx, `${dom}/control/${n}`, rw(domid));
   for (const n of ['data', 'drivers', 'feature', 'attr', 'error']) await mknod(tx, `${dom}/${n}`, rw(domid));
+  if (a.type === 'hvm') {
+    // HVM only (libxl__domain_make): hvmloader's directory, and the ACPI sleep features the guest may report.
+    await mknod(tx, `${dom}/hvmloader`, ro(domid));
+    for (const n of ['feature-s3', 'feature-s4']) await mknod(tx, `${dom}/control/${n}`, rw(domid));
+  }
   await tx.write(`${dom}/control/platform-feature-multiprocessor-suspend`, '1');
   await tx.write(`${dom}/control/platform-feature-xs_reset_watches`, '1');
   await tx.write(`/libxl/${domid}/type`, a.type);
@@ -63,24 +68,50 @@ export interface BuildPost {
   cmdline: string | null;
   /** Seconds since the epoch. */
   now: number;
+  /** HVM: libxl's video_memkb (memory/target excludes it, memory/videoram shows it). */
+  hvm?: { videoMemKiB: number };
 }
 
 /** libxl__build_post's transaction (domain-build.md §1.5). */
 export async function writeBuildPost(tx: XsOps, domid: number, b: BuildPost): Promise<void> {
   const dom = `/local/domain/${domid}`;
   const vm = `/vm/${b.uuid}`;
+  const video = b.hvm?.videoMemKiB ?? 0;
   await tx.write(`${dom}/memory/static-max`, String(b.maxMemKiB));
-  await tx.write(`${dom}/memory/target`, String(b.targetMemKiB));
-  await tx.write(`${dom}/memory/videoram`, '0');
+  await tx.write(`${dom}/memory/target`, String(b.targetMemKiB - video));
+  await tx.write(`${dom}/memory/videoram`, String(video));
   await tx.write(`${dom}/domid`, String(domid));
   await tx.write(`${dom}/store/port`, String(b.storePort));
   await tx.write(`${dom}/store/ring-ref`, b.storeMfn.toString());
   for (let i = 0; i < b.maxVcpus; i++) await tx.write(`${dom}/cpu/${i}/availability`, i < b.vcpus ? 'online' : 'offline');
-  await tx.write(`${vm}/image/ostype`, 'linux');
-  if (b.kernel !== null) await tx.write(`${vm}/image/kernel`, b.kernel);
-  if (b.ramdisk !== null) await tx.write(`${vm}/image/ramdisk`, b.ramdisk);
-  if (b.cmdline !== null) await tx.write(`${vm}/image/cmdline`, b.cmdline);
+  if (b.hvm) {
+    // libxl_create.c libxl__domain_build (HVM): the vm entries and the platform keys hvmloader
+    // reads (acpi*, and device-model, which picks the qemu-xen DSDT).
+    await tx.write(`${dom}/hvmloader/generation-id-address`, '0x0');
+    await tx.write(`${vm}/rtc/timeoffset`, '');
+    await tx.write(`${vm}/image/ostype`, 'hvm');
+    await tx.write(`${dom}/platform/acpi`, '1');
+    await tx.write(`${dom}/platform/acpi_s3`, '1');
+    await tx.write(`${dom}/platform/acpi_s4`, '1');
+    await tx.write(`${dom}/platform/acpi_laptop_slate`, '0');
+    await tx.write(`${dom}/platform/device-model`, 'qemu_xen');
+  } else {
+    await tx.write(`${vm}/image/ostype`, 'linux');
+    if (b.kernel !== null) await tx.write(`${vm}/image/kernel`, b.kernel);
+    if (b.ramdisk !== null) await tx.write(`${vm}/image/ramdisk`, b.ramdisk);
+    if (b.cmdline !== null) await tx.write(`${vm}/image/cmdline`, b.cmdline);
+  }
   await tx.write(`${vm}/start_time`, b.now.toFixed(2));
+}
+
+/**
+ * Before qemu-xen starts (libxl_dm.c libxl__spawn_local_dm): the BIOS hvmloader loads, no
+ * memory relocation (qemu-xen), and the directory QEMU reports its state in.
+ */
+export async function writeDeviceModelPre(tx: XsOps, domid: number): Promise<void> {
+  await tx.write(`/local/domain/${domid}/hvmloader/bios`, 'seabios');
+  await tx.write(`/local/domain/${domid}/hvmloader/allow-memory-relocate`, '0');
+  await tx.mkdir(`/local/domain/0/device-model/${domid}`);
 }
 
 /**
@@ -119,9 +150,11 @@ export async function removeDomainNodes(tx: XsOps, domid: number): Promise<void>
   const vm = await tx.read(`/local/domain/${domid}/vm`);
   await tx.rm(`/local/domain/0/backend/console/${domid}`);
   await tx.rm(`/local/domain/0/backend/vkbd/${domid}`);
+  await tx.rm(`/local/domain/0/device-model/${domid}`);
   if (vm && /^\/vm\/[0-9a-f-]+$/.test(vm)) await tx.rm(vm);
   await tx.rm(`/local/domain/${domid}`);
   await tx.rm(`/libxl/${domid}`);
   // Empty parents libxl leaves no trace of either.
   if ((await tx.directory('/local/domain/0/backend/console')).length === 0) await tx.rm('/local/domain/0/backend/console');
+  if ((await tx.directory('/local/domain/0/device-model')).length === 0) await tx.rm('/local/domain/0/device-model');
 }

@@ -257,6 +257,11 @@ export class SimQemu {
       case 'device_add':
         this.deviceAdd(args);
         return {};
+      // What `create` asks of a fresh device model: resume it, and where its serial pty is.
+      case 'cont':
+        return {};
+      case 'query-chardev':
+        return [{ label: 'serial0', filename: `pty:/dev/pts/simqemu${this.domid}`, 'frontend-open': false }];
       case 'device_del':
         this.deviceDel(args, send);
         return {};
