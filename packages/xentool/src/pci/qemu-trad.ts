@@ -142,7 +142,7 @@ export function qemuTradHandlers(c: StepContext): Record<string, StepHandler> {
         if (!answer.ok) {
           // A failed step cleans up after itself: qemu-dm added nothing, so its mailbox and state
           // go back to how they were.
-          await c.xs.write(`${base}/state`, 'running');
+          if ((await c.xs.read(`${base}/state`)) !== 'running') await c.xs.write(`${base}/state`, 'running');
           await withdraw(c, domid, 'pci-ins', prev);
           const slot = st.vdevfn !== undefined ? ` (guest slot 0x${(n(st, 'vdevfn') >> 3).toString(16)} may be used by one of its emulated devices)` : '';
           throw new XentoolError('ERR_DM_REFUSED', `domain ${domid}'s device model refused to add ${bdfText(b)}: ${answer.reason}${slot}`);
