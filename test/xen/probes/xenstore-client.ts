@@ -3,11 +3,14 @@
  * host's node): drives the real xenstored, C or OCaml, through @xentool/xenstore, over the unix
  * socket and over /dev/xen/xenbus, and interleaves the real C tools (xenstore-write, -read) to
  * show both sides see the same store. Prints one JSON object; 07-xenstore-client.test.ts judges it.
- * Usage: node xenstore-client.js ROOT socket|xenbus   (ROOT: a scratch path, removed at the end)
+ * Usage: node xenstore-client.js ROOT socket|xenbus [async|blocking]
+ *   ROOT: a scratch path, removed at the end. The mode is the client's (default async); in
+ *   blocking mode the watch steps are replaced by the refusal (ENOTSUP) that mode gives.
+ *   Blocking mode loads koffi: run with NODE_PATH pointing at the project's node_modules.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import { openXenstore, XenstoreError, type XenstoreClient } from '@xentool/xenstore';
+import { openXenstore, XenstoreError, type XenstoreClient, type XenstoreMode } from '@xentool/xenstore';
 
 const root = process.argv[2] ?? '/xenvm-probe';
 /** XENVM_PROBE_TRACE=1 prints each step on stderr, to find the one that hangs. */
@@ -72,7 +75,20 @@ async function transport(xs: XenstoreClient, base: string): Promise<Record<strin
   out.afterRetry = await xs.read(`${base}/a`);
 
   trace(`${base}: watch`);
-  // A watch fires once on registration, then for a change made by the C tool.
+  if (xs.mode === 'blocking') {
+    out.watchRefused = await errorCode(xs.watch(base, 'probe-token').ready);
+  } else {
+    out.watchEvents = await watchSteps(xs, base);
+  }
+
+  trace(`${base}: rm`);
+  await xs.rm(base);
+  out.removed = !(await xs.exists(base));
+  return out;
+}
+
+/** A watch fires once on registration, then for a change made by the C tool. */
+async function watchSteps(xs: XenstoreClient, base: string): Promise<unknown[]> {
   const w = xs.watch(base, 'probe-token');
   await w.ready;
   const first = await w.next();
@@ -86,25 +102,22 @@ async function transport(xs: XenstoreClient, base: string): Promise<Record<strin
     if ((ev.value as { path: string }).path === `${base}/watched`) break;
   }
   await w.close();
-  out.watchEvents = events;
-
-  trace(`${base}: rm`);
-  await xs.rm(base);
-  out.removed = !(await xs.exists(base));
-  return out;
+  return events;
 }
 
 const TRANSPORTS: Record<string, string> = { socket: '/var/run/xenstored/socket', xenbus: '/dev/xen/xenbus' };
 
 async function main(): Promise<void> {
   const transportName = process.argv[3] ?? 'socket';
+  const mode = (process.argv[4] ?? 'async') as XenstoreMode;
   const devicePath = TRANSPORTS[transportName];
   if (!devicePath) throw new Error(`unknown transport ${transportName}`);
-  trace(`open ${devicePath}`);
-  const xs = await openXenstore({ path: devicePath, timeoutMs: 20_000 });
+  if (mode !== 'async' && mode !== 'blocking') throw new Error(`unknown mode ${mode}`);
+  trace(`open ${devicePath} (${mode})`);
+  const xs = await openXenstore({ path: devicePath, mode, timeoutMs: 20_000 });
   let result: Record<string, unknown>;
   try {
-    result = await transport(xs, `${root}/${transportName}`);
+    result = { mode: xs.mode, ...(await transport(xs, `${root}/${transportName}-${mode}`)) };
   } finally {
     xs.close();
   }
