@@ -42,7 +42,7 @@ describe('create -N of an HVM guest', () => {
     // 4 * (256 * 1 vcpu + 256 MiB) KiB of HAP pool; setmaxmem = target + 1 MiB.
     expect(pre).toMatchObject({ pagingMempoolKiB: 2048, maxMemKiB: 257 * 1024, hvm: true });
     // cirrus takes 8 MiB of the 256: hvmloader's guest gets 248 MiB, and so does QEMU's -m.
-    expect(out.plan.steps[3]).toMatchObject({ memKiB: 248 * 1024, targetKiB: 248 * 1024, memInitMiB: 256 });
+    expect(out.plan.steps[3]).toMatchObject({ memKiB: 248 * 1024, targetKiB: 248 * 1024, memInitMiB: 248 });
     const argv = out.plan.steps[7]!.argv as string[];
     expect(argv.slice(argv.indexOf('-kernel'), argv.indexOf('-kernel') + 4)).toEqual(['-kernel', kernel, '-append', 'console=ttyS0']);
     expect(argv.slice(-2)).toEqual(['-m', '248']);

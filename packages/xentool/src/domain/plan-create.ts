@@ -208,7 +208,10 @@ function planCreateHvm(req: CreateRequest, obs: CreateObservation): Plan {
       systemFirmware: hvm.systemFirmware,
       memKiB: req.maxMemKiB - hvm.videoMemKiB,
       targetKiB: req.targetMemKiB - hvm.videoMemKiB,
-      memInitMiB: Math.floor(req.targetMemKiB / 1024),
+      // meminit_hvm refuses a total (xc_dom_mem_init) that differs from the low + high memory
+      // it lays out ("vNUMA memory pages mismatch"): both are max_memkb - video_memkb (seen
+      // on real Xen 4.17: target_memkb / 1024 fails with "can't allocate low memory").
+      memInitMiB: Math.floor((req.maxMemKiB - hvm.videoMemKiB) / 1024),
       maxVcpus: req.maxVcpus,
       vcpus: req.vcpus,
       why: 'libxenguest loads hvmloader with SeaBIOS, populates memory below the MMIO hole, writes the E820 and hvm_info, and sets the store/console parameters',
