@@ -21,6 +21,8 @@ export const PcibackErrorCodes = {
   ERR_SIM_STATE: 'ERR_SIM_STATE',
   /** A topology description the builder cannot realise (duplicate BDF, missing parent ...). */
   ERR_TOPOLOGY: 'ERR_TOPOLOGY',
+  /** An operator's quirks file (parseQuirksFile) that is not valid: `FILE:LINE:COL: ...`. */
+  ERR_QUIRKS_FILE: 'ERR_QUIRKS_FILE',
 } as const;
 export type PcibackErrorCode = (typeof PcibackErrorCodes)[keyof typeof PcibackErrorCodes];
 

@@ -2,6 +2,7 @@
  * The one module that reads `process.env` and `process.argv`. Everything else receives what it
  * needs through a CommandContext or explicit parameters.
  */
+import * as path from 'node:path';
 import type { CommandContext } from './context';
 
 export interface ProcessInputs {
@@ -12,6 +13,19 @@ export interface ProcessInputs {
 
 export function readProcessInputs(): ProcessInputs {
   return { argv: process.argv.slice(2), env: { ...process.env }, cwd: process.cwd() };
+}
+
+/** Where an operator lists devices known to be unsuitable for passthrough (see parseQuirksFile). */
+export const DEFAULT_PCI_QUIRKS_FILE = '/etc/xentool/pci-quirks.json';
+
+/**
+ * The operator's PCI quirks file: XENTOOL_PCI_QUIRKS, else DEFAULT_PCI_QUIRKS_FILE. `explicit`:
+ * named by the variable, so a missing file is an error rather than "no operator quirks".
+ */
+export function pciQuirksFile(env: ProcessInputs['env'], cwd: string): { path: string; explicit: boolean } {
+  const named = env.XENTOOL_PCI_QUIRKS;
+  if (named !== undefined && named !== '') return { path: path.resolve(cwd, named), explicit: true };
+  return { path: DEFAULT_PCI_QUIRKS_FILE, explicit: false };
 }
 
 /**

@@ -9,6 +9,7 @@ import { XentoolError } from '../errors';
 import type { PciSource } from './source';
 import { deviceJson, displayName, formatCheck, formatHideInstructions, formatTable, hideParameter, reasonJson } from './format';
 import type { DeviceRow } from './format';
+import { loadPciQuirks } from './pci-quirks';
 
 type Pciback = typeof import('@xentool/pciback');
 
@@ -16,9 +17,10 @@ async function pciback(): Promise<Pciback> {
   return import('@xentool/pciback');
 }
 
-function rowsFor(pb: Pciback, src: PciSource, force: boolean): DeviceRow[] {
+function rowsFor(pb: Pciback, src: PciSource, force: boolean, ctx: CommandContext): DeviceRow[] {
   const inv = pb.readInventory(src.sysfs, { pciIds: src.pciIds });
   const pcibackLoaded = pb.isPcibackLoaded(src.sysfs);
+  const quirks = loadPciQuirks(ctx);
   return inv.map((device) => ({
     device,
     assessment: pb.assessAssignability(inv, device.bdf, {
@@ -26,6 +28,7 @@ function rowsFor(pb: Pciback, src: PciSource, force: boolean): DeviceRow[] {
       dom0Usage: src.dom0Usage,
       pcibackLoaded,
       force,
+      quirks,
     }),
   }));
 }
@@ -48,7 +51,7 @@ function parseBdfArgs(pb: Pciback, args: ParsedArgs): string[] {
 
 export async function runPciDevices(src: PciSource, args: ParsedArgs, ctx: CommandContext): Promise<number> {
   const pb = await pciback();
-  const rows = rowsFor(pb, src, false).filter((r) => args.all || !r.device.isBridge);
+  const rows = rowsFor(pb, src, false, ctx).filter((r) => args.all || !r.device.isBridge);
   if (args.json) {
     await write(ctx.stdout, JSON.stringify(rows.map(deviceJson), null, 2) + '\n');
     return 0;
@@ -66,6 +69,7 @@ export async function runPciCheck(src: PciSource, args: ParsedArgs, ctx: Command
   const bdfs = parseBdfArgs(pb, args);
   const inv = pb.readInventory(src.sysfs, { pciIds: src.pciIds });
   const pcibackLoaded = pb.isPcibackLoaded(src.sysfs);
+  const quirks = loadPciQuirks(ctx);
   const results = bdfs.map((bdf) => ({
     device: inv.find((d) => d.bdf === bdf),
     assessment: pb.assessAssignability(inv, bdf, {
@@ -74,6 +78,7 @@ export async function runPciCheck(src: PciSource, args: ParsedArgs, ctx: Command
       pcibackLoaded,
       force: Boolean(args.force),
       prog: ctx.prog,
+      quirks,
     }),
   }));
   if (args.json) {
@@ -97,10 +102,11 @@ export async function runPciHideLine(src: PciSource, args: ParsedArgs, ctx: Comm
   const bdfs = parseBdfArgs(pb, args);
   const inv = pb.readInventory(src.sysfs, { pciIds: src.pciIds });
   const force = Boolean(args.force);
+  const quirks = loadPciQuirks(ctx);
   const problems: string[] = [];
   const warnings: string[] = [];
   for (const bdf of bdfs) {
-    const a = pb.assessAssignability(inv, bdf, { dom0Usage: src.dom0Usage, force, prog: ctx.prog });
+    const a = pb.assessAssignability(inv, bdf, { dom0Usage: src.dom0Usage, force, prog: ctx.prog, quirks });
     for (const r of a.reasons) {
       if (r.severity === 'error' && HIDE_FATAL.has(r.code)) problems.push(`${r.message}${r.fix ? ` (${r.fix})` : ''}`);
     }

@@ -7,6 +7,7 @@ import type { CommandContext } from '../context';
 import { write } from '../context';
 import { XentoolError } from '../errors';
 import { parseBdf, parsePciSpec } from '../pci-spec/parse-pci-spec';
+import { loadPciQuirks } from '../pci-inventory/pci-quirks';
 import type { PciHost } from './pci-host';
 import { formatXlAssignableList, formatXlPciList } from './format-pci-list';
 import * as ops from './pci-ops';
@@ -197,10 +198,12 @@ function bdfArg(cmd: string, text: string, ctx: CommandContext): { bdf: Bdf; war
 
 export async function runAssignableAdd(open: OpenPciHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
   const { bdf, warnings } = bdfArg('pci-assignable-add', String(args.bdf), ctx);
+  // Before the host is opened: a malformed operator quirks file stops the command untouched.
+  const quirks = loadPciQuirks(ctx);
   return withHost(open, ctx, args, async (host) => {
     requireRoot(host, ctx, args, 'pci-assignable-add');
     for (const w of warnings) await write(ctx.stderr, `warning: ${w}\n`);
-    const o = opOptions(ctx, args, []);
+    const o = { ...opOptions(ctx, args, []), quirks };
     try {
       await ops.assignableAdd(host, bdf, { ...(typeof args.name === 'string' ? { name: args.name } : {}), force: args.force === true }, o);
     } finally {

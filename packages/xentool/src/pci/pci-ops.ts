@@ -3,7 +3,7 @@
  * the host, plan, then apply (or print the plan for --dry-run). Shared by the real and the
  * simulated host through PciHost.
  */
-import { assessAssignability, isPcibackLoaded, pcibackOps, readInventory, type PciDevice } from '@xentool/pciback';
+import { assessAssignability, isPcibackLoaded, pcibackOps, readInventory, type PciDevice, type QuirkEntry } from '@xentool/pciback';
 import { XentoolError } from '../errors';
 import type { ApplyOptions } from '../plan/apply-plan';
 import { formatPlan, type Plan, type StepHandlers } from '../plan/plan';
@@ -37,6 +37,8 @@ export interface OpOptions {
   /** How long to wait for the real host's lock. */
   lockTimeoutMs?: number;
   observer?: Pick<ApplyOptions, 'stepStarted' | 'stepDone' | 'stepUndone'>;
+  /** pci-assignable-add: the quirks table devices are assessed with (pciback's built-in one when absent). */
+  quirks?: readonly QuirkEntry[];
 }
 
 /**
@@ -98,7 +100,7 @@ export async function usedDevices(host: PciHost): Promise<Map<string, number>> {
 export async function deviceView(
   host: PciHost,
   bdf: Bdf,
-  opts: { targetDomid?: number; force?: boolean; inventory?: PciDevice[] } = {},
+  opts: { targetDomid?: number; force?: boolean; inventory?: PciDevice[]; quirks?: readonly QuirkEntry[] } = {},
 ): Promise<DeviceView> {
   const inv = opts.inventory ?? readInventory(host.sysfs);
   const b = bdfText(bdf);
@@ -112,6 +114,7 @@ export async function deviceView(
     dom0Usage: host.dom0Usage(),
     force: opts.force ?? false,
     pcibackLoaded: isPcibackLoaded(host.sysfs),
+    ...(opts.quirks ? { quirks: opts.quirks } : {}),
   });
   // The planner handles pciback ownership, use by a guest and co-assignment itself (it needs
   // to know which guest); every other refusal comes from the pciback assessment.
@@ -126,7 +129,8 @@ export async function deviceView(
     name,
     originalDriverPath,
     blockers: a.reasons.filter((r) => r.severity === 'error' && !own.has(r.code)).map((r) => ({ code: r.code, message: r.message })),
-    warnings: a.reasons.filter((r) => r.severity === 'warning' && r.code !== 'COASSIGN_GROUP').map((r) => r.message),
+    warnings: a.reasons.filter((r) => r.severity === 'warning' && r.code !== 'COASSIGN_GROUP' && r.code !== 'QUIRK').map((r) => r.message),
+    quirkWarnings: a.reasons.filter((r) => r.code === 'QUIRK').map((r) => r.message),
     coAssign: a.group
       .filter((g) => g !== b)
       .map((g) => {
@@ -300,7 +304,7 @@ export async function assignableList(host: PciHost): Promise<AssignableDevice[]>
 }
 
 export async function assignableAdd(host: PciHost, bdf: Bdf, opts: { name?: string; force: boolean }, o: OpOptions): Promise<void> {
-  await run(host, { devices: [bdfText(bdf)], domains: [] }, async () => planAssignableAdd(bdf, await deviceView(host, bdf, { force: opts.force }), opts), o);
+  await run(host, { devices: [bdfText(bdf)], domains: [] }, async () => planAssignableAdd(bdf, await deviceView(host, bdf, { force: opts.force, ...(o.quirks ? { quirks: o.quirks } : {}) }), opts), o);
 }
 
 export async function assignableRemove(host: PciHost, bdf: Bdf, opts: { rebind: boolean }, o: OpOptions): Promise<void> {

@@ -24,7 +24,7 @@ export function planAssignableAdd(bdf: Bdf, dev: DeviceView, opts: { name?: stri
   }
   if (opts.name !== undefined && opts.name !== dev.name) steps.push({ op: 'libxl.setName', bdf: b, name: opts.name });
   steps.push({ op: 'xc.quarantine', bdf: b, why: 'park the device in dom_io so no stale DMA reaches dom0 (XSA-302)' });
-  return { title, steps, warnings: [...dev.warnings, ...coassign.map((c) => c.message)] };
+  return { title, steps, warnings: [...dev.warnings, ...(dev.quirkWarnings ?? []), ...coassign.map((c) => c.message)] };
 }
 
 export function planAssignableRemove(bdf: Bdf, dev: DeviceView, opts: { rebind: boolean }): Plan {

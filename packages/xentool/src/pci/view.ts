@@ -49,8 +49,14 @@ export interface DeviceView extends Bdf {
   originalDriverPath: string | undefined;
   /** Refusals from the pciback assignability check (bridge, in use by dom0, ...). */
   blockers: { code: string; message: string }[];
-  /** Warnings (no reset method, known-unsuitable device, ...). */
+  /** Warnings (no reset method, no ACS, IOMMU group peers, ...). */
   warnings: string[];
+  /**
+   * Warnings from the quirks table (devices known to be unsuitable), kept apart from `warnings`:
+   * pci-assignable-add shows them, pci-attach does not repeat them, so that attaching stays
+   * byte-for-byte what xl and xm print (the seed walkthrough's 03:00.0 is such a device).
+   */
+  quirkWarnings?: string[];
   /** Devices that must be assigned to the same domain (excluding this one). */
   coAssign: Bdf[];
 }
