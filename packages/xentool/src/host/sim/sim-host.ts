@@ -180,6 +180,13 @@ export class SimHost implements Host, PciHost {
       const q = new SimQemu(d.domid, this.state.qemu[key]!, (hostaddr) => {
         const dev = this.sysfs.device(hostaddr);
         return dev ? { vendor: dev.vendorId, device: dev.deviceId, class: dev.classCode >> 8 } : undefined;
+      }, (hostaddr) => {
+        // As qemu-xen does once the guest has ejected the device: its pirq leaves the domain.
+        const irq = this.sysfs.device(hostaddr)?.irq;
+        if (irq) void this.hv.unmapPirq(d.domid, irq).catch(() => undefined);
+      }, (hostaddr) => {
+        const irq = this.sysfs.device(hostaddr)?.irq;
+        if (irq) void this.hv.mapPirq(d.domid, irq).catch(() => undefined);
       });
       // qemu-traditional has no QMP: it takes its commands through xenstore, as dom0's qemu-dm.
       if ((await this.xs.read(`/libxl/${d.domid}/dm-version`)) === 'qemu_xen_traditional') {

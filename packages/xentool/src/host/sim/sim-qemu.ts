@@ -70,6 +70,14 @@ export class SimQemu {
     readonly state: SimQemuState,
     /** Reads the host device QEMU would open through sysfs; undefined if it does not exist. */
     private readonly hostDevice: (hostaddr: string) => HostDeviceFacts | undefined,
+    /**
+     * Called when a passed-through device has left the guest. qemu-xen's xen-pci-passthrough
+     * unmaps the device's pirq from the domain at that point, so a toolstack's own unmap after
+     * it finds nothing mapped (EINVAL on real Xen 4.17); the host wires this to its hypervisor.
+     */
+    private readonly onRemoved?: (hostaddr: string) => void,
+    /** Called when a device is realized: qemu-xen maps its pirq into the domain then. */
+    private readonly onAdded?: (hostaddr: string) => void,
   ) {}
 
   async listen(path: string): Promise<void> {
@@ -315,6 +323,7 @@ export class SimQemu {
     });
     // Kept in bus order, as QEMU's own device list is walked.
     this.state.devices.sort((a, b) => a.slot - b.slot || a.function - b.function);
+    this.onAdded?.(hostaddr);
   }
 
   private deviceDel(args: Record<string, unknown>, send: (o: unknown) => void): void {
@@ -325,6 +334,7 @@ export class SimQemu {
     const t = setTimeout(() => {
       this.timers.delete(t);
       this.state.devices = this.state.devices.filter((d) => d !== dev);
+      if (dev.hostaddr) this.onRemoved?.(dev.hostaddr);
       const now = Date.now();
       send({
         event: 'DEVICE_DELETED',
