@@ -11,7 +11,10 @@
  * All in one run against the same server; prints ops/s and the ratios to the C client, and the
  * client process's CPU time per read (user+sys; steadier than wall time on a loaded machine).
  *
- *   npx tsc -b packages/xenstore && node bench/xenstore/run.js [N] [WINDOW]
+ *   npx tsc -b packages/xenstore && node bench/xenstore/run.js [N] [WINDOW] [ROUNDS]
+ *
+ * Many short rounds rather than a few long ones: the clients of one round run within a few
+ * seconds of each other, so a per-round ratio compares them under nearly the same machine load.
  */
 const { execFileSync, spawn } = require('node:child_process');
 const net = require('node:net');
@@ -19,9 +22,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const N = Number(process.argv[2] || 20000);
+const N = Number(process.argv[2] || 10000);
 const WINDOW = Number(process.argv[3] || 64);
-const ROUNDS = 5;
+const ROUNDS = Number(process.argv[4] || 9);
 
 const root = path.resolve(__dirname, '../..');
 let xs;

@@ -15,7 +15,7 @@ import type { Subscriber, XsConnection } from './connection';
 import { XenstoreError } from './errors';
 import { waitReadable } from './native-libc';
 import type { XsMessage } from './wire';
-import { encodeMessage, HEADER_SIZE, PAYLOAD_MAX, splitStrings, XsType } from './wire';
+import { HEADER_SIZE, PAYLOAD_MAX, splitStrings, XsType } from './wire';
 
 export class BlockingConnection implements XsConnection {
   readonly mode = 'blocking' as const;
@@ -25,6 +25,8 @@ export class BlockingConnection implements XsConnection {
   private nextReqId = 1;
   /** Room for one whole frame beyond a partial one. */
   private readonly rbuf = Buffer.allocUnsafe(2 * (HEADER_SIZE + PAYLOAD_MAX));
+  /** Every request is encoded here: nothing is allocated per request for it. */
+  private readonly wbuf = Buffer.allocUnsafe(HEADER_SIZE + PAYLOAD_MAX);
   private have = 0;
 
   /**
@@ -52,12 +54,18 @@ export class BlockingConnection implements XsConnection {
 
   private roundTrip(type: number, txId: number, payload: Buffer | string, op: string): XsMessage {
     const id = this.nextReqId;
-    const frame = encodeMessage(type, id, txId, payload);
-    const len = frame.length - HEADER_SIZE;
+    const len = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length;
     if (len > PAYLOAD_MAX) throw new XenstoreError('E2BIG', `${op}: request of ${len} bytes exceeds ${PAYLOAD_MAX}`, op);
     // req_id 0 is what libxenstore sends; ours never is, so nothing else can be taken for ours.
     this.nextReqId = id >= 0xffffffff ? 1 : id + 1;
-    this.writeAll(frame, op);
+    const w = this.wbuf;
+    w.writeUInt32LE(type >>> 0, 0);
+    w.writeUInt32LE(id, 4);
+    w.writeUInt32LE(txId >>> 0, 8);
+    w.writeUInt32LE(len, 12);
+    if (typeof payload === 'string') w.write(payload, HEADER_SIZE, 'utf8');
+    else payload.copy(w, HEADER_SIZE);
+    this.writeAll(w, HEADER_SIZE + len, op);
     for (;;) {
       const m = this.readFrame(op);
       // A late reply to a request that timed out (its id is older), or an event for a watch
@@ -71,11 +79,11 @@ export class BlockingConnection implements XsConnection {
     }
   }
 
-  private writeAll(frame: Buffer, op: string): void {
+  private writeAll(frame: Buffer, length: number, op: string): void {
     let off = 0;
-    while (off < frame.length) {
+    while (off < length) {
       try {
-        off += fs.writeSync(this.fd, frame, off, frame.length - off);
+        off += fs.writeSync(this.fd, frame, off, length - off);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EINTR') continue;
         throw this.ioError(e as NodeJS.ErrnoException, op);
@@ -94,13 +102,11 @@ export class BlockingConnection implements XsConnection {
         }
         const end = HEADER_SIZE + len;
         if (this.have >= end) {
-          const m: XsMessage = {
-            type: buf.readUInt32LE(0),
-            reqId: buf.readUInt32LE(4),
-            txId: buf.readUInt32LE(8),
-            payload: Buffer.from(buf.subarray(HEADER_SIZE, end)),
-          };
-          buf.copy(buf, 0, end, this.have);
+          // The payload is copied out: the caller may keep it, and rbuf is reused.
+          const payload = Buffer.allocUnsafe(len);
+          buf.copy(payload, 0, HEADER_SIZE, end);
+          const m: XsMessage = { type: buf.readUInt32LE(0), reqId: buf.readUInt32LE(4), txId: buf.readUInt32LE(8), payload };
+          if (this.have > end) buf.copy(buf, 0, end, this.have);
           this.have -= end;
           return m;
         }

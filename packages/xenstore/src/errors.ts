@@ -7,6 +7,10 @@
  *   EPROTO     the daemon sent something that is not xenstore protocol
  *   E2BIG      the request would exceed XENSTORE_PAYLOAD_MAX (refused locally, as libxenstore does)
  *   EEXIST     a watch token already in use on this client
+ *   ENOTSUP    a watch on a client in blocking mode (watches need the async mode), or the
+ *              blocking mode without the koffi package
+ * Opening also passes the errno name of stat/open/socket/connect through (ENOENT,
+ * ECONNREFUSED, EACCES, ENAMETOOLONG, ...).
  */
 export class XenstoreError extends Error {
   readonly code: string;
