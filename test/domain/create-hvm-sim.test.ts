@@ -98,6 +98,15 @@ describe('create of an HVM guest on the simulated host', () => {
     expect((await b.ok(['pci-assignable-list'])).stdout).toBe(assignable);
   });
 
+  it('shutdown -w of an HVM guest with PV drivers: on_poweroff=destroy ends QEMU and every node', async () => {
+    const before = b.xenstore('/');
+    await b.ok(['create', hvmConfig('h1')]);
+    const domid = (await b.ok(['domid', 'h1'])).stdout.trim();
+    const r = await b.ok(['shutdown', '-w', 'h1']);
+    expect(r.stderr).toBe(`Shutting down domain ${domid}\nWaiting for 1 domains\nDomain ${domid} has been destroyed\n`);
+    expect(b.xenstore('/')).toEqual(before);
+  });
+
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('a failure at step %i leaves nothing behind and names the step', async (step) => {
     const before = b.xenstore('/');
     const r = await b.run(['create', hvmConfig('h1')], { XENTOOL_TEST_FAIL_AT_STEP: String(step) });

@@ -85,6 +85,8 @@ export interface DomainOps {
   spawnDeviceModel(domid: number, a: SpawnDm): Promise<number>;
   /** Ends a device model (SIGTERM, then SIGKILL) and removes its QMP sockets. */
   killDeviceModel(domid: number, pid: number | undefined): Promise<void>;
+  /** HVM: whether the guest's PV drivers are up (HVM_PARAM_CALLBACK_IRQ set), so control/shutdown is heard. */
+  pvControlAvailable(domid: number): Promise<boolean>;
   /** The device model's QMP socket (libxl's qmp-libxl-<domid>). */
   qmp(domid: number): Promise<QmpClient>;
   introduce(domid: number, storeMfn: bigint, storePort: number): Promise<void>;

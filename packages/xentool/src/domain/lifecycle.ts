@@ -38,10 +38,12 @@ export async function readMonitorInfo(ops: DomainOps, domid: number): Promise<Mo
  * the tree of a domain being destroyed (xenopsd does the same).
  */
 export async function requestShutdown(ops: DomainOps, d: DomainRecord, what: 'poweroff' | 'reboot'): Promise<void> {
-  if (d.hvm) {
+  // libxl__domain_pvcontrol_available: an HVM guest answers control/shutdown only once its PV
+  // drivers have registered their event channel upcall (HVM_PARAM_CALLBACK_IRQ != 0).
+  if (d.hvm && !(await ops.pvControlAvailable(d.domid))) {
     throw new XentoolError(
       'ERR_NO_PARAVIRT',
-      'PV control interface not available: external graceful shutdown not possible (HVM guests are not supported yet).',
+      'PV control interface not available: external graceful shutdown not possible (the guest has no PV drivers yet; use destroy).',
     );
   }
   await ops.xs.transaction(async (tx) => {

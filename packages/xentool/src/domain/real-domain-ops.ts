@@ -174,6 +174,11 @@ export class RealDomainOps implements DomainOps {
     for (const f of [`qmp-libxl-${domid}`, `qmp-libxenstat-${domid}`]) await fs.rm(`${this.runDir}/${f}`, { force: true });
   }
 
+  async pvControlAvailable(domid: number): Promise<boolean> {
+    const { hvmParamGet, HVM_PARAM } = await import('@xentool/libxc-bindings');
+    return hvmParamGet(this.xc, domid, HVM_PARAM.CALLBACK_IRQ) !== 0n;
+  }
+
   qmp(domid: number): Promise<QmpClient> {
     return this.qmpOf(domid);
   }

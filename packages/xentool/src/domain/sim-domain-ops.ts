@@ -111,6 +111,11 @@ export class SimDomainOps implements DomainOps {
     await this.host.stopGuest(domid);
   }
 
+  /** The simulated guests have their PV drivers from the start. */
+  async pvControlAvailable(_domid: number): Promise<boolean> {
+    return true;
+  }
+
   qmp(domid: number): Promise<QmpClient> {
     return this.host.qmp(domid);
   }
