@@ -4,7 +4,7 @@
  * (`/local/domain/0/device-model/<domid>/{parameter,command,state}`), the slot qemu-dm picks, a
  * requested slot honoured or refused, a guest that ignores the ejection, and -f.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimBench } from './sim-helpers';
 
@@ -126,6 +126,22 @@ describe('qemu-traditional HVM guest', () => {
     expect(dm()[`${DM}/parameter`]).toBe('0x30');
     expect(await b.xm(['pci-detach', 'trad', '0:3:0.0'])).toEqual({ code: 0, stdout: '', stderr: '' });
     expect((await b.ok(['sim-guest', 'trad'])).stdout).toBe('the guest sees no passthrough PCI device\n');
+  });
+
+  it('pci-recover --forget of a device Xen no longer gives the guest takes it out of qemu-dm too', async () => {
+    await b.ok(['pci-attach', 'trad', '01:00.0@7']);
+    // As if deassigned behind our back: Xen has parked 01:00.0 (sbdf 0x100) in quarantine.
+    const file = join(b.state, 'state.json');
+    const s = JSON.parse(readFileSync(file, 'utf8')) as { hypervisor: { pciOwners: Record<string, number> } };
+    s.hypervisor.pciOwners['256'] = 0x7ff1;
+    writeFileSync(file, JSON.stringify(s));
+    expect((await b.run(['pci-audit'])).stdout).toMatch(/BACKEND_NOT_ASSIGNED/);
+    const plan = (await b.ok(['pci-recover', '-N', '--forget', 'trad', '01:00.0'])).stdout;
+    expect(plan).toMatch(/1\. device model \(qemu-traditional\) pci-rem 0000:01:00.0/);
+    await b.ok(['pci-recover', '--forget', '1', '01:00.0']);
+    expect((await b.ok(['pci-list', 'trad'])).stdout).toBe('');
+    expect((await b.ok(['sim-guest', 'trad'])).stdout).toBe('the guest sees no passthrough PCI device\n');
+    expect((await b.run(['pci-audit'])).stdout).toMatch(/^pci-audit: clean /);
   });
 
   it('every function of a slot with BB:DD.*@VSLOT, function 0 last', async () => {
