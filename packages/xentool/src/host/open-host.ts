@@ -28,11 +28,18 @@ export function simDir(ctx: CommandContext, args: ParsedArgs): string {
   return path.join(state, 'xentool', 'sim');
 }
 
+/** How a command means to use the host. */
+export interface OpenHostOptions {
+  /** It only reads: the simulated host may then skip its start-up (SimHost.open `readOnly`). */
+  readOnly?: boolean;
+}
+
 /** The simulated host in the directory `--sim-dir` (or the default) names. */
-export async function openSimHost(ctx: CommandContext, args: ParsedArgs) {
+export async function openSimHost(ctx: CommandContext, args: ParsedArgs, opts: OpenHostOptions = {}) {
   const { SimHost } = await import('./sim/sim-host');
   return SimHost.open({
     dir: simDir(ctx, args),
+    ...(opts.readOnly ? { readOnly: true } : {}),
     onWait: (pid) => void write(ctx.stderr, `waiting for the simulated host, in use by process ${pid}...\n`),
   });
 }
@@ -62,7 +69,7 @@ export async function openRealXenHost(ctx: CommandContext) {
   return { host: new RealXenHost({ xc, xenstore }), xc, xenstore };
 }
 
-export async function openHost(ctx: CommandContext, args: ParsedArgs): Promise<AnyHost> {
-  if (wantsSim(ctx, args)) return openSimHost(ctx, args);
+export async function openHost(ctx: CommandContext, args: ParsedArgs, opts: OpenHostOptions = {}): Promise<AnyHost> {
+  if (wantsSim(ctx, args)) return openSimHost(ctx, args, opts);
   return (await openRealXenHost(ctx)).host;
 }

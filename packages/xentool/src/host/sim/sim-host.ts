@@ -66,12 +66,50 @@ export interface SimHostState {
   sysfs: SimSysfsState;
   qemu: Record<string, SimQemuState>;
   guests: Record<string, GuestPciState>;
+  /**
+   * True when starting the simulated drivers on this state would change nothing (close() finds
+   * out by giving each driver the event a fresh start gives it), so a read-only open may skip
+   * them. Absent in states written before it existed, false in a checkpoint taken mid-operation.
+   */
+  settled?: boolean;
 }
 
 export interface OpenSimOptions {
   dir: string;
   lockTimeoutMs?: number;
   onWait?: (holderPid: number) => void;
+  /**
+   * The command only reads (pci-list). If the saved state is `settled`, the host is opened from
+   * it without the lock, without starting the simulated drivers or guests, and is never written
+   * back: what the command reads is exactly what a full open would show it, at a fraction of
+   * the start-up (bench/cli-startup). Its xenstore connection refuses changes. Otherwise (a state
+   * from before `settled`, or one checkpointed by an operation in progress) the open is the
+   * ordinary one.
+   *
+   * Not taking the lock means a read does not wait for an operation in progress: like xl reading
+   * xenstore on a real host, it sees the state the host was last left in.
+   */
+  readOnly?: boolean;
+}
+
+/** Mutating a read-only simulated host is a bug in the command that asked for one. */
+function readOnlyXs(xs: Xs): Xs {
+  const error = (what: string) => new XentoolError('ERR_SIM_READ_ONLY', `internal: ${what} on a simulated host opened read-only`);
+  const refuse = (what: string) => (): Promise<never> => Promise.reject(error(what));
+  return {
+    read: (p) => xs.read(p),
+    directory: (p) => xs.directory(p),
+    getPerms: (p) => xs.getPerms(p),
+    write: refuse('xenstore write'),
+    mkdir: refuse('xenstore mkdir'),
+    rm: refuse('xenstore rm'),
+    setPerms: refuse('xenstore setPerms'),
+    transaction: refuse('xenstore transaction'),
+    watch: () => {
+      throw error('xenstore watch');
+    },
+    close: () => xs.close(),
+  };
 }
 
 export class SimHost implements Host, PciHost {
@@ -92,8 +130,10 @@ export class SimHost implements Host, PciHost {
     readonly state: SimHostState,
     readonly server: XenstoredServer,
     private readonly lock: HostLock | undefined,
+    private readonly readOnly = false,
   ) {
-    this.xs = xsFromClient(server.client({ domid: 0 }));
+    const xs = xsFromClient(server.client({ domid: 0 }));
+    this.xs = readOnly ? readOnlyXs(xs) : xs;
     this.hv = new SimHypervisor(state.hypervisor);
     this.sysfs = SimSysfs.fromJSON(state.sysfs);
     this.pciback = new SimPciback(this.xs, {
@@ -107,6 +147,14 @@ export class SimHost implements Host, PciHost {
 
   /** Opens an existing simulated host (made by `sim-init`). */
   static async open(opts: OpenSimOptions): Promise<SimHost> {
+    if (opts.readOnly) {
+      // Read without the lock: state.json is only ever replaced whole (rename), so this is one
+      // consistent state, the last one a command left (or a checkpoint, which is not settled).
+      const state = await readStateFile<SimHostState>(opts.dir);
+      if (state?.format === 'xentool-sim-host/1' && state.settled === true) {
+        return new SimHost(opts.dir, state, new XenstoredServer({ snapshot: state.xenstore }), undefined, true);
+      }
+    }
     const lock = await lockSimDir(opts.dir, opts.lockTimeoutMs ?? 30_000, opts.onWait);
     try {
       const state = await readStateFile<SimHostState>(opts.dir);
@@ -116,6 +164,8 @@ export class SimHost implements Host, PciHost {
       if (state.format !== 'xentool-sim-host/1') throw new XentoolError('ERR_SIM_STATE', `${opts.dir}: unknown simulated host format`);
       const host = new SimHost(opts.dir, state, new XenstoredServer({ snapshot: state.xenstore }), lock);
       host.loadedText = JSON.stringify(state);
+      // Until close() has found the drivers at rest, what is on disk (a checkpoint) is not.
+      state.settled = false;
       await host.start();
       return host;
     } catch (e) {
@@ -152,6 +202,8 @@ export class SimHost implements Host, PciHost {
         sysfs: sysfs.toJSON(),
         qemu: {},
         guests: {},
+        // No domain, so no backend: the drivers have nothing to do on it.
+        settled: true,
       };
       await server.close();
       await writeStateFile(dir, state);
@@ -321,6 +373,7 @@ export class SimHost implements Host, PciHost {
    */
   async checkpoint(): Promise<void> {
     if (this.closed) return;
+    if (this.readOnly) throw new XentoolError('ERR_SIM_READ_ONLY', 'internal: checkpoint of a simulated host opened read-only');
     await this.settle();
     this.state.xenstore = this.server.snapshot();
     this.state.sysfs = this.sysfs.toJSON();
@@ -331,12 +384,40 @@ export class SimHost implements Host, PciHost {
     this.loadedText = '';
   }
 
+  /**
+   * Whether the drivers, started afresh on the state as it is now, would change nothing: each is
+   * given the event a fresh start gives it (its watch firing once) and nothing may move. They are
+   * deterministic functions of the saved state, so what these do now a fresh start would do
+   * again. If something did move, that is simply the reaction the next start would have had,
+   * done now; the state is then not called settled (the next full open settles it).
+   * qemu-traditional's command server is not kicked this way, so a host with such a domain is
+   * never called settled and its reads take the ordinary path.
+   */
+  private async atRest(): Promise<boolean> {
+    for (const d of this.state.domains) {
+      if (d.hvm && (await this.xs.read(`/libxl/${d.domid}/dm-version`)) === 'qemu_xen_traditional') return false;
+    }
+    const look = () => JSON.stringify([this.server.snapshot(), this.sysfs.toJSON(), this.hv.state, this.state.guests, this.state.domains]);
+    const before = look();
+    this.pciback.kick();
+    for (const f of this.fronts.values()) f.kick();
+    await this.settle();
+    return look() === before;
+  }
+
   /** Saves the whole state and releases the directory. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.readOnly) {
+      // Nothing was started and nothing may have changed: nothing to save, no lock to release.
+      await this.xs.close();
+      await this.server.close();
+      return;
+    }
     try {
       await this.settle();
+      this.state.settled = await this.atRest();
       for (const f of this.fronts.values()) await f.stop();
       for (const q of this.qemus.values()) await q.close();
       await this.pciback.stop();

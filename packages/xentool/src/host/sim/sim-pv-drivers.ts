@@ -24,8 +24,10 @@ abstract class WatchingDriver {
   protected readonly serial = new Serial();
   private watchClose: (() => Promise<void>) | undefined;
   private loop: Promise<void> | undefined;
+  private onEvent: (() => Promise<void>) | undefined;
 
   protected startWatch(xs: Xs, path: string, token: string, onEvent: () => Promise<void>): void {
+    this.onEvent = onEvent;
     const w = xs.watch(path, token);
     this.watchClose = () => w.close();
     this.loop = (async () => {
@@ -35,6 +37,16 @@ abstract class WatchingDriver {
         // The connection went away: the simulated host is shutting down.
       }
     })();
+  }
+
+  /**
+   * Handles one event as if its watch had just fired: what a freshly started driver does first
+   * (a xenstore watch fires once when it is set). SimHost.close uses it to find out whether the
+   * next start would change anything.
+   */
+  kick(): void {
+    const e = this.onEvent;
+    if (e) void this.serial.run(e);
   }
 
   /** Waits until every queued event has been handled. */
