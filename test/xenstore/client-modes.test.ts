@@ -5,6 +5,7 @@
  * blocking client stops this process's event loop while it waits for a reply.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openXenstore, XenstoreError } from '@xentool/xenstore';
 import type { XenstoreClient, XenstoreMode } from '@xentool/xenstore';
@@ -20,7 +21,8 @@ beforeAll(() => {
   signalClientJs = bundleChild(path.join(__dirname, 'child-signal-client.ts'), dir);
 });
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** Starts child-daemon.js in `mode` on a fresh socket; resolves once it listens. */

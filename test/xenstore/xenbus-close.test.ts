@@ -6,6 +6,7 @@
  * runs in a child node process that must exit by itself after close().
  */
 import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { XenstoreMode } from '@xentool/xenstore';
 import { bundleChild, CHILD_NODE_PATH, scratchDir } from './harness';
@@ -15,6 +16,9 @@ let clientJs: string;
 
 beforeAll(() => {
   clientJs = bundleChild(path.join(__dirname, 'child-device-client.ts'), dir);
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 interface Exit {
