@@ -92,14 +92,22 @@ export interface OpenSimOptions {
   readOnly?: boolean;
 }
 
-/** Mutating a read-only simulated host is a bug in the command that asked for one. */
-function readOnlyXs(xs: Xs): Xs {
+/**
+ * The xenstore connection of a read-only simulated host. Reads of absolute paths go straight to
+ * the in-process xenstored's tree as dom0 (XenstoredServer.read), which answers what dom0's wire
+ * client would, without encoding, queueing and decoding a request per read (most of what
+ * pci-list does). Anything else takes the wire client, made when first needed. Mutating a
+ * read-only host is a bug in the command that asked for one, so changes are refused.
+ */
+function readOnlyXs(server: XenstoredServer): Xs {
+  let client: Xs | undefined;
+  const wire = (): Xs => (client ??= xsFromClient(server.client({ domid: 0 })));
   const error = (what: string) => new XentoolError('ERR_SIM_READ_ONLY', `internal: ${what} on a simulated host opened read-only`);
   const refuse = (what: string) => (): Promise<never> => Promise.reject(error(what));
   return {
-    read: (p) => xs.read(p),
-    directory: (p) => xs.directory(p),
-    getPerms: (p) => xs.getPerms(p),
+    read: async (p) => (p.startsWith('/') ? server.read(p)?.toString('utf8') : wire().read(p)),
+    directory: (p) => wire().directory(p),
+    getPerms: (p) => wire().getPerms(p),
     write: refuse('xenstore write'),
     mkdir: refuse('xenstore mkdir'),
     rm: refuse('xenstore rm'),
@@ -108,7 +116,7 @@ function readOnlyXs(xs: Xs): Xs {
     watch: () => {
       throw error('xenstore watch');
     },
-    close: () => xs.close(),
+    close: async () => client?.close(),
   };
 }
 
@@ -116,7 +124,7 @@ export class SimHost implements Host, PciHost {
   readonly kind = 'sim' as const;
   readonly xs: Xs;
   readonly hv: SimHypervisor;
-  readonly sysfs: SimSysfs;
+  private sysfsModel: SimSysfs | undefined;
   private readonly pciback: SimPciback;
   private readonly fronts = new Map<number, SimPcifront>();
   private readonly qemus = new Map<number, SimQemu>();
@@ -132,10 +140,8 @@ export class SimHost implements Host, PciHost {
     private readonly lock: HostLock | undefined,
     private readonly readOnly = false,
   ) {
-    const xs = xsFromClient(server.client({ domid: 0 }));
-    this.xs = readOnly ? readOnlyXs(xs) : xs;
+    this.xs = readOnly ? readOnlyXs(server) : xsFromClient(server.client({ domid: 0 }));
     this.hv = new SimHypervisor(state.hypervisor);
-    this.sysfs = SimSysfs.fromJSON(state.sysfs);
     this.pciback = new SimPciback(this.xs, {
       ownedByPciback: (bdf) => this.sysfs.device(bdf)?.driver === 'pciback',
       resetOnRelease: (bdf) => {
@@ -143,6 +149,11 @@ export class SimHost implements Host, PciHost {
         if (d && d.supportedResetMethods.length > 0) d.resetCount++;
       },
     });
+  }
+
+  /** The simulated kernel sysfs, built from the state when first used (pci-list never does). */
+  get sysfs(): SimSysfs {
+    return (this.sysfsModel ??= SimSysfs.fromJSON(this.state.sysfs));
   }
 
   /** Opens an existing simulated host (made by `sim-init`). */
