@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { promises as fs, mkdirSync } from 'node:fs';
 import { SimSysfs, readInventory, type Dom0Usage, type SimSysfsState } from '@xentool/pciback';
-import { XenstoredServer, type XenstoreSnapshot } from '@xentool/xenstore';
+import type { XenstoredServer, XenstoreSnapshot } from '@xentool/xenstore';
 import { XentoolError } from '../../errors';
 import type { DomainRecord, Host, HostInfo } from '../host';
 import type { PciHost } from '../../pci/pci-host';
@@ -93,19 +93,39 @@ export interface OpenSimOptions {
 }
 
 /**
- * The xenstore connection of a read-only simulated host. Reads of absolute paths go straight to
- * the in-process xenstored's tree as dom0 (XenstoredServer.read), which answers what dom0's wire
- * client would, without encoding, queueing and decoding a request per read (most of what
- * pci-list does). Anything else takes the wire client, made when first needed. Mutating a
- * read-only host is a bug in the command that asked for one, so changes are refused.
+ * The in-process xenstored's package, loaded when a host first needs its server: a read-only
+ * open never does, and loading the package was a tenth of `pci-list`'s own start-up.
  */
-function readOnlyXs(server: XenstoredServer): Xs {
+function newXenstored(snapshot?: XenstoreSnapshot): XenstoredServer {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { XenstoredServer: Server } = require('@xentool/xenstore') as typeof import('@xentool/xenstore');
+  return new Server(snapshot ? { snapshot } : {});
+}
+
+/** Plain absolute node paths, which name a node in the snapshot exactly as xenstored would. */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_@-]+)+$/;
+
+/**
+ * The xenstore connection of a read-only simulated host. A read of a plain absolute path is
+ * answered from the saved snapshot, which is what the in-process xenstored restored from it
+ * would answer dom0 (every node readable, the value decoded from the same base64), without
+ * restoring the whole tree and encoding, queueing and decoding a request per read (that was
+ * most of what pci-list did). Anything else goes over a wire client to the restored server,
+ * made when first needed. Mutating a read-only host is a bug in the command that asked for
+ * one, so changes are refused.
+ */
+function readOnlyXs(snapshot: XenstoreSnapshot, server: () => XenstoredServer): Xs {
+  const values = new Map(snapshot.nodes.map((n) => [n.path, n.value]));
   let client: Xs | undefined;
-  const wire = (): Xs => (client ??= xsFromClient(server.client({ domid: 0 })));
+  const wire = (): Xs => (client ??= xsFromClient(server().client({ domid: 0 })));
   const error = (what: string) => new XentoolError('ERR_SIM_READ_ONLY', `internal: ${what} on a simulated host opened read-only`);
   const refuse = (what: string) => (): Promise<never> => Promise.reject(error(what));
   return {
-    read: async (p) => (p.startsWith('/') ? server.read(p)?.toString('utf8') : wire().read(p)),
+    read: async (p) => {
+      if (!PLAIN_PATH.test(p)) return wire().read(p);
+      const v = values.get(p);
+      return v === undefined ? undefined : Buffer.from(String(v), 'base64').toString('utf8');
+    },
     directory: (p) => wire().directory(p),
     getPerms: (p) => wire().getPerms(p),
     write: refuse('xenstore write'),
@@ -133,14 +153,17 @@ export class SimHost implements Host, PciHost {
   /** The state as loaded, to skip rewriting it when a command changed nothing. */
   private loadedText = '';
 
+  private xenstored: XenstoredServer | undefined;
+
   private constructor(
     readonly dir: string,
     readonly state: SimHostState,
-    readonly server: XenstoredServer,
+    server: XenstoredServer | undefined,
     private readonly lock: HostLock | undefined,
     private readonly readOnly = false,
   ) {
-    this.xs = readOnly ? readOnlyXs(server) : xsFromClient(server.client({ domid: 0 }));
+    this.xenstored = server;
+    this.xs = readOnly ? readOnlyXs(state.xenstore, () => this.server) : xsFromClient(this.server.client({ domid: 0 }));
     this.hv = new SimHypervisor(state.hypervisor);
     this.pciback = new SimPciback(this.xs, {
       ownedByPciback: (bdf) => this.sysfs.device(bdf)?.driver === 'pciback',
@@ -149,6 +172,11 @@ export class SimHost implements Host, PciHost {
         if (d && d.supportedResetMethods.length > 0) d.resetCount++;
       },
     });
+  }
+
+  /** The in-process xenstored, restored from the state when first used (a read-only open may never). */
+  get server(): XenstoredServer {
+    return (this.xenstored ??= newXenstored(this.state.xenstore));
   }
 
   /** The simulated kernel sysfs, built from the state when first used (pci-list never does). */
@@ -163,7 +191,7 @@ export class SimHost implements Host, PciHost {
       // consistent state, the last one a command left (or a checkpoint, which is not settled).
       const state = await readStateFile<SimHostState>(opts.dir);
       if (state?.format === 'xentool-sim-host/1' && state.settled === true) {
-        return new SimHost(opts.dir, state, new XenstoredServer({ snapshot: state.xenstore }), undefined, true);
+        return new SimHost(opts.dir, state, undefined, undefined, true);
       }
     }
     const lock = await lockSimDir(opts.dir, opts.lockTimeoutMs ?? 30_000, opts.onWait);
@@ -173,7 +201,7 @@ export class SimHost implements Host, PciHost {
         throw new XentoolError('ERR_SIM_NOT_INITIALISED', `no simulated host in ${opts.dir}; create one with 'xentool --sim sim-init'`);
       }
       if (state.format !== 'xentool-sim-host/1') throw new XentoolError('ERR_SIM_STATE', `${opts.dir}: unknown simulated host format`);
-      const host = new SimHost(opts.dir, state, new XenstoredServer({ snapshot: state.xenstore }), lock);
+      const host = new SimHost(opts.dir, state, newXenstored(state.xenstore), lock);
       host.loadedText = JSON.stringify(state);
       // Until close() has found the drivers at rest, what is on disk (a checkpoint) is not.
       state.settled = false;
@@ -192,7 +220,7 @@ export class SimHost implements Host, PciHost {
       await fs.rm(path.join(dir, 'run'), { recursive: true, force: true });
       const hv = new SimHypervisor(emptyHypervisorState());
       for (const d of readInventory(sysfs)) hv.addPciDevice(((d.domain << 16) | (d.bus << 8) | (d.dev << 3) | d.fn) >>> 0);
-      const server = new XenstoredServer();
+      const server = newXenstored();
       const xs = xsFromClient(server.client({ domid: 0 }));
       // What xenstored and xl leave for dom0 on a real host.
       await xs.write('/local/domain/0/name', 'Domain-0');
@@ -423,7 +451,8 @@ export class SimHost implements Host, PciHost {
     if (this.readOnly) {
       // Nothing was started and nothing may have changed: nothing to save, no lock to release.
       await this.xs.close();
-      await this.server.close();
+      // Only if something needed it (the snapshot answered every read otherwise).
+      await this.xenstored?.close();
       return;
     }
     try {
