@@ -9,8 +9,11 @@ import { XentoolError } from '../errors';
 import { parseBdf, parsePciSpec } from '../pci-spec/parse-pci-spec';
 import { loadPciQuirks } from '../pci-inventory/pci-quirks';
 import type { PciHost } from './pci-host';
-import { formatXlAssignableList, formatXlPciList } from './format-pci-list';
+import { formatXlAssignableList } from './format-pci-list';
 import * as ops from './pci-ops';
+
+// In a module of its own, for pci-list's start-up; still exported from here.
+export { runPciList } from './pci-list';
 import type { Bdf } from './types';
 import { bdfText } from './types';
 
@@ -87,26 +90,6 @@ function parseSpec(cmd: string, text: string, ctx: CommandContext, warnings: str
 
 async function specBdf(host: PciHost, spec: { name: string | null; domain: number; bus: number; dev: number; func: number }): Promise<Bdf> {
   return spec.name !== null ? ops.bdfForName(host, spec.name) : { domain: spec.domain, bus: spec.bus, dev: spec.dev, func: spec.func };
-}
-
-export async function runPciList(open: OpenPciHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {
-  return withHost(open, ctx, args, async (host) => {
-    const devs = await ops.pciList(host, String(args.domain));
-    if (args.json) {
-      const rows = devs.map((d) => ({
-        bdf: bdfText(d),
-        vdevfn: d.vdevfn ?? null,
-        vslot: d.vdevfn === undefined ? null : d.vdevfn >> 3,
-        ...(d.name !== undefined ? { name: d.name } : {}),
-        opts: d.opts,
-        ...(d.state !== undefined ? { state: d.state } : {}),
-      }));
-      await write(ctx.stdout, JSON.stringify(rows, null, 2) + '\n');
-    } else {
-      await write(ctx.stdout, formatXlPciList(devs));
-    }
-    return 0;
-  });
 }
 
 export async function runPciAttach(open: OpenPciHost, args: ParsedArgs, ctx: CommandContext): Promise<number> {

@@ -11,15 +11,18 @@ import { applyWithIntent, refuseIfInterrupted, takeLock, type GuardOptions, type
 import { intentStoreFor, recoveryEnvFor } from '../intent/host-intents';
 import { libxlPciPath, readAttached } from './backend-xs';
 import type { PciHost } from './pci-host';
-
+import { pciList, resolveDomain } from './pci-list';
 import { planAssignableAdd, planAssignableRemove } from './plan-assignable';
 import { planPciAttach, type AttachRequest } from './plan-pci-attach';
 import { planPciDetach } from './plan-pci-detach';
 import { kernfsOrder } from './kernfs-order';
 import { pciStepHandlers } from './step-handlers';
-import type { AttachedPci, Bdf } from './types';
+import type { Bdf } from './types';
 import { bdfText, bdfXsKey, machineSbdf } from './types';
 import type { DeviceModel, DeviceView, DomainView, TestAssign } from './view';
+
+// In pci-list.ts, so that `pci-list` starts without this module's imports; still exported here.
+export { pciList, resolveDomain };
 
 export interface OpOptions {
   dryRun: boolean;
@@ -39,18 +42,6 @@ export interface OpOptions {
   observer?: Pick<ApplyOptions, 'stepStarted' | 'stepDone' | 'stepUndone'>;
   /** pci-assignable-add: the quirks table devices are assessed with (pciback's built-in one when absent). */
   quirks?: readonly QuirkEntry[];
-}
-
-/**
- * xl's `find_domain`: an all-digit argument is a domid, taken without checking that it exists
- * (so `xl pci-list 999` prints nothing); anything else is looked up by name.
- */
-export async function resolveDomain(host: PciHost, arg: string): Promise<number> {
-  if (/^[0-9]+$/.test(arg)) return Number.parseInt(arg, 10);
-  const doms = await host.domains();
-  const d = doms.find((x) => x.name === arg);
-  if (!d) throw new XentoolError('ERR_DOMAIN_NOT_FOUND', `${arg} is an invalid domain identifier (rc=-6)`);
-  return d.domid;
 }
 
 export async function domainView(host: PciHost, domid: number): Promise<DomainView> {
@@ -139,10 +130,6 @@ export async function deviceView(
         return { domain: parseInt(dom!, 16), bus: parseInt(bus!, 16), dev: parseInt(dev!, 16), func: parseInt(fn!, 16) };
       }),
   };
-}
-
-export async function pciList(host: PciHost, domArg: string): Promise<AttachedPci[]> {
-  return readAttached(host.xs, await resolveDomain(host, domArg));
 }
 
 /** The step handlers over this host's primitives (also what pci-recover undoes with). */
