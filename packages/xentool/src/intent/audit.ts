@@ -10,7 +10,7 @@
  * permissions are not checked (the report says so).
  */
 import { readInventory } from '@xentool/pciback';
-import { DOMID_IO } from '../host/hypervisor';
+import { DOMID_INVALID, DOMID_IO } from '../host/hypervisor';
 import { readAttached } from '../pci/backend-xs';
 import type { PciHost } from '../pci/pci-host';
 import { permissionSteps } from '../pci/plan-pci-attach';
@@ -143,7 +143,7 @@ export async function auditHost(host: PciHost, store: IntentStore): Promise<Audi
     const sbdf = machineSbdf({ domain: parseInt(dom!, 16), bus: parseInt(bus!, 16), dev: parseInt(dev!, 16), func: parseInt(fn!, 16) });
     if (ex) return ex.owner(sbdf);
     try {
-      await host.hv.testAssignDevice(0, sbdf);
+      await host.hv.testAssignDevice(DOMID_INVALID, sbdf);
       return undefined;
     } catch (e) {
       return (e as { code?: string }).code === 'EINVAL' ? 'guest' : undefined;

@@ -6,6 +6,7 @@
  * go (forced: its device is already dead to it), the permissions are revoked, the records go. It
  * runs under the same lock and intent log as every other plan.
  */
+import { DOMID_INVALID } from '../host/hypervisor';
 import { XentoolError } from '../errors';
 import type { Plan } from '../plan/plan';
 import { domainView, deviceView, resolveDomain, stepHandlersFor, type OpOptions } from '../pci/pci-ops';
@@ -35,7 +36,7 @@ export async function forgetDevice(host: PciHost, domArg: string, bdf: Bdf, o: O
     if (!domain.attached.some((a) => sameBdf(a, bdf))) throw new XentoolError('ERR_NOT_ATTACHED', `PCI device ${b} is not recorded for domain ${domid}`);
     // Refuse where it would be wrong: Xen still gives the device to this domain, so the records
     // are right and pci-detach is the way.
-    const owned = await host.hv.testAssignDevice(0, machineSbdf(bdf)).then(
+    const owned = await host.hv.testAssignDevice(DOMID_INVALID, machineSbdf(bdf)).then(
       () => false,
       (e: { code?: string }) => e.code === 'EINVAL',
     );

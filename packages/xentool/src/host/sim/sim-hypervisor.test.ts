@@ -1,4 +1,4 @@
-import { DOMID_IO } from '../hypervisor';
+import { DOMID_INVALID, DOMID_IO } from '../hypervisor';
 import { SimHypervisor, editRanges, emptyHypervisorState } from './sim-hypervisor';
 
 const SBDF = (0 << 16) | (3 << 8) | (0 << 3) | 0;
@@ -24,6 +24,15 @@ describe('SimHypervisor PCI ownership (Xen 4.17 semantics)', () => {
     expect(hv.owner(SBDF)).toBe(DOMID_IO);
     await hv.deassignDevice(DOMID_IO, SBDF);
     expect(hv.owner(SBDF)).toBe(0);
+  });
+
+  it('test_assign naming dom0 is self-assignment (EINVAL) whatever the device; DOMID_INVALID asks without a target', async () => {
+    const hv = host();
+    await hv.assignDevice(DOMID_IO, SBDF, 1);
+    await expect(hv.testAssignDevice(0, SBDF)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(hv.testAssignDevice(DOMID_INVALID, SBDF)).resolves.toBeUndefined();
+    await hv.assignDevice(1, SBDF, 0);
+    await expect(hv.testAssignDevice(DOMID_INVALID, SBDF)).rejects.toMatchObject({ code: 'EINVAL' });
   });
 
   it('refuses a second guest with EBUSY, and test_assign with EINVAL', async () => {

@@ -13,7 +13,7 @@
  * State is plain JSON so the simulated host can persist it between CLI invocations.
  */
 import type { PciHypervisor } from '../hypervisor';
-import { DOMID_IO, HypervisorError } from '../hypervisor';
+import { DOMID_INVALID, DOMID_IO, HypervisorError } from '../hypervisor';
 
 export interface SimDomainState {
   domid: number;
@@ -72,7 +72,10 @@ export class SimHypervisor implements PciHypervisor {
   }
 
   async testAssignDevice(domid: number, sbdf: number): Promise<void> {
-    const d = this.get('xc_test_assign_device', domid);
+    // As Xen 4.17: DOMID_INVALID asks without a target; the caller's own domain (dom0 here) is
+    // refused as self-assignment, whatever the device.
+    if (domid === 0) throw new HypervisorError('xc_test_assign_device', 'EINVAL', 'self-assignment is not supported');
+    const d = domid === DOMID_INVALID ? this.get('xc_test_assign_device', 0) : this.get('xc_test_assign_device', domid);
     if (!d.iommu) throw new HypervisorError('xc_test_assign_device', 'EOPNOTSUPP');
     const owner = this.owner(sbdf);
     if (owner === undefined || (owner !== 0 && owner !== DOMID_IO)) {
