@@ -10,12 +10,17 @@
  * Each xentool run costs about a minute under TCG (node starting from 9p), so each test does
  * several steps per dom0 round trip.
  */
-import { pvGuestConfig, writeGuestConfig } from './guests';
+import { pvGuestConfig, waitForGuestPci, writeGuestConfig } from './guests';
 import { saveTranscript, suiteVm, xentoolCommand } from './suite';
 import type { XenVm } from './xen-vm';
 
-const GUEST = 'xtpv';
+// The served VM is shared: this file creates and destroys only domains named xtd* (and only its
+// own monitors, whose command line names a config under guests/xtd*).
+const GUEST = 'xtdpv';
 const T = 900_000;
+/** pci-testdev (1b36:0005, one memory BAR and one I/O BAR): the device this file may pass through. */
+const TESTDEV = '0000:00:06.0';
+const PCI_GUEST = 'xtdpci';
 
 let vm: XenVm;
 let xentool: string;
@@ -32,20 +37,30 @@ const XS_DUMP = `xenstore-ls -f | grep -v -E '^/local/domain/0/(memory|device-mo
 const FREE = `xl info | sed -n 's/^free_memory *: //p'`;
 const NO_MONITOR = `no_monitor`;
 /**
+ * This file's monitors: `create --monitor DOMID /mnt/host/guests/xtd{pv,pci,bad}.cfg` (21's HVM
+ * guest, xtdhvm, may be running beside them with its own).
+ */
+const OUR_MONITORS = `ps | grep -v grep | grep 'create --monitor' | grep -E '/guests/xtd(pv|pci|bad)[.]cfg'`;
+/**
  * Shell helpers: a monitor may still be starting (node from 9p takes about a minute) when its
  * domain is destroyed, and Xen hands a dead domain's pages back asynchronously, so both are
  * waited for (up to 2 minutes) before they are compared.
  */
 const HELPERS = [
-  `no_monitor() { ! ps | grep -v grep | grep -q 'create --monitor'; }`,
-  `wait_no_monitor() { i=0; while ! ${NO_MONITOR} && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done; ${NO_MONITOR} && echo none; }`,
-  `wait_free() { i=0; while [ "$(${FREE})" != "$1" ] && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done; ${FREE}; }`,
+  `no_monitor() { ! ${OUR_MONITORS} >/dev/null; }`,
+  // Deadlines in seconds of wall clock, not loop turns: one \`xl info\` alone takes seconds under load.
+  `wait_no_monitor() { end=$(($(date +%s) + 120)); while ! ${NO_MONITOR} && [ $(date +%s) -lt $end ]; do sleep 1; done; ${NO_MONITOR} && echo none; }`,
+  // With other guests running (a shared VM) free memory moves by itself: not waited for then.
+  `wait_free() { alone || { echo shared; return; }; end=$(($(date +%s) + 120)); while [ "$(${FREE})" != "$1" ] && [ $(date +%s) -lt $end ]; do sleep 1; done; ${FREE}; }`,
   // The guest's identity while it exists, then every node that still names it.
   `ident() { id=$(xl domid ${GUEST}); uuid=$(xenstore-read /local/domain/$id/vm | sed 's#^/vm/##'); }`,
   `leftovers() { xenstore-ls -f | grep -E "^(/local/domain/$id|/libxl/$id|/vm/$uuid|/local/domain/0/backend/[a-z]+/$id)( |/)"; true; }`,
   // Other guests (another scenario sharing a served VM) make host-wide comparisons meaningless.
   `alone() { [ "$(xl list | wc -l)" = 2 ]; }`,
 ].join('\n');
+
+/** How many times the guest's /init announced itself on the console. */
+const readyCount = (console: string) => (console.match(/xenvm-guest: ready/g) ?? []).length;
 
 /** The lines after `=== name ===` up to the next marker (an empty section is ''). */
 function section(out: string, name: string): string {
@@ -62,11 +77,12 @@ beforeAll(async () => {
   xentool = xentoolCommand(vm);
   // on_poweroff/on_reboot defaults (destroy/restart) so the monitor has work to do.
   cfg = writeGuestConfig(vm, GUEST, pvGuestConfig(GUEST, { passthrough: false }).replace('on_crash = "preserve"\n', ''));
-  await vm.exec(CLEANUP);
+  // A console log or monitor log of an earlier run would answer this run's waits.
+  await vm.exec(`${CLEANUP}; rm -f /var/log/xen/xentool-${GUEST}.log /var/log/xen/console/guest-${GUEST}.log`);
 });
 
 /** Leaves no guest or monitor of this file behind, whatever failed (also run first, after an aborted run). */
-const CLEANUP = `xl destroy ${GUEST} 2>/dev/null; xl destroy xtbad 2>/dev/null; for p in $(ps | grep 'create --monitor' | grep -v grep | awk '{print $1}'); do kill $p; done; true`;
+const CLEANUP = `xl destroy ${GUEST} 2>/dev/null; xl destroy xtdbad 2>/dev/null; xl destroy ${PCI_GUEST} 2>/dev/null; for p in $(${OUR_MONITORS} | awk '{print $1}'); do kill $p; done; true`;
 
 afterAll(async () => {
   if (!vm) return;
@@ -83,7 +99,7 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
           `echo "=== xl ==="; xl list`,
           `echo "=== xentool ==="; ${xentool} list`,
           `echo "=== domid ==="; ${xentool} domid ${GUEST}; xl domid ${GUEST}`,
-          `echo "=== monitor ==="; ps | grep -v grep | grep 'create --monitor' | wc -l`,
+          `echo "=== monitor ==="; ${OUR_MONITORS} | wc -l`,
           `echo "=== nodes ==="; xenstore-ls -f /local/domain/$(xl domid ${GUEST})`,
         ].join('\n'),
         { timeoutS: 600 },
@@ -131,17 +147,67 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
   );
 
   test(
+    'reboot: the guest restarts its kernel, the monitor applies on_reboot=restart and the domain comes back',
+    async () => {
+      const readyBefore = readyCount(vm.guestConsole(GUEST));
+      const r = await vm.exec(
+        [
+          HELPERS,
+          `ident; echo "=== old ==="; echo "$id $uuid"`,
+          // The guest's xenbus driver answers control/shutdown = reboot with ctrl_alt_del(); its
+          // /init (a shell script) never turned C-A-D off, so the kernel restarts at once
+          // (SCHEDOP_shutdown reboot), and the monitor must destroy and create it again.
+          `${xentool} reboot ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
+          // The new domain: another domid, the same name and uuid (up to 5 minutes: the monitor
+          // destroys, waits 2 s as xl does, then builds again).
+          `i=0; while [ $i -lt 300 ]; do n=$(xl domid ${GUEST} 2>/dev/null); [ -n "$n" ] && [ "$n" != "$id" ] && break; sleep 1; i=$((i+1)); done`,
+          `old=$id; ident; echo "=== new ==="; echo "$id $uuid"`,
+          `echo "=== old-left ==="; xenstore-ls -f | grep -E "^(/local/domain/$old|/libxl/$old|/local/domain/0/backend/[a-z]+/$old)( |/)"; true`,
+          // The new domain's own monitor (node from 9p can take a minute to start).
+          `i=0; while [ $i -lt 120 ] && [ "$(${OUR_MONITORS} | grep -c "monitor $id ")" = 0 ]; do sleep 1; i=$((i+1)); done`,
+          `echo "=== monitors ==="; ${OUR_MONITORS} | sed 's/.*create --monitor \\([0-9]*\\) .*/\\1/'`,
+          `echo "=== log ==="; cat /var/log/xen/xentool-${GUEST}.log`,
+        ].join('\n'),
+        { timeoutS: 600 },
+      );
+      saveTranscript('xentool/create-pv/reboot.txt', r.stdout + r.stderr);
+      expect(section(r.stdout, 'rc').trim()).toBe('0');
+      expect(r.stderr).toMatch(/Rebooting domain \d+/);
+      const [oldId, oldUuid] = section(r.stdout, 'old').trim().split(' ');
+      const [newId, newUuid] = section(r.stdout, 'new').trim().split(' ');
+      expect(oldId).toMatch(/^\d+$/);
+      expect(newId).toMatch(/^\d+$/);
+      expect(newId).not.toBe(oldId);
+      expect(newUuid).toBe(oldUuid);
+      expect(section(r.stdout, 'old-left').trim()).toBe('');
+      // Exactly one monitor, the new domain's: the old one exited after acting.
+      expect(section(r.stdout, 'monitors').trim()).toBe(newId);
+      expect(section(r.stdout, 'log')).toMatch(new RegExp(`Domain ${oldId} has been shut down, reason code reboot[\\s\\S]*Restarting domain ${GUEST}`));
+      // The restarted guest boots again: one more "ready" on its console (xenconsoled appends).
+      const deadline = Date.now() + 300_000;
+      while (readyCount(vm.guestConsole(GUEST)) <= readyBefore && Date.now() < deadline) await new Promise((res) => setTimeout(res, 1000));
+      expect(readyCount(vm.guestConsole(GUEST))).toBe(readyBefore + 1);
+    },
+    T,
+  );
+
+  test(
     'shutdown -w: control/shutdown is written, the guest powers off, the monitor destroys it',
     async () => {
       const r = await vm.exec(
         [
-          // The test guest's /init is a shell script: the kernel's orderly poweroff (what the
-          // xenbus driver runs on control/shutdown = poweroff) signals PID 1, which ignores it
-          // (seen in this VM: the guest stayed up for 400 s). sysrq o powers the kernel off
-          // directly (SCHEDOP_shutdown poweroff), which is what the monitor must then act on.
-          `id=$(xl domid ${GUEST}); (sleep 150; echo "=== request ==="; xenstore-read /local/domain/$id/control/shutdown; xl sysrq ${GUEST} o) > /tmp/sysrq.out &`,
-          `timeout 400 env ${xentool} shutdown -w ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
-          `cat /tmp/sysrq.out`,
+          // The guest acknowledges control/shutdown by writing "" back (Linux xenbus
+          // shutdown_handler), so the request is read while the guest is paused. Its /init is a
+          // shell script that ignores the orderly poweroff the kernel then starts (seen in this VM:
+          // the guest stayed up for 400 s), so sysrq o powers the kernel off directly
+          // (SCHEDOP_shutdown poweroff), which the monitor must then act on.
+          `id=$(xl domid ${GUEST}); xl pause ${GUEST}`,
+          `(timeout 400 env ${xentool} shutdown -w ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc) > /tmp/shutdown.out 2> /tmp/shutdown.err &`,
+          `i=0; while [ "$(xenstore-read /local/domain/$id/control/shutdown)" != poweroff ] && [ $i -lt 300 ]; do sleep 1; i=$((i+1)); done`,
+          `echo "=== request ==="; xenstore-read /local/domain/$id/control/shutdown; xl unpause ${GUEST}`,
+          `i=0; while [ -n "$(xenstore-read /local/domain/$id/control/shutdown)" ] && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done`,
+          `echo "=== acked ==="; echo "[$(xenstore-read /local/domain/$id/control/shutdown)]"; xl sysrq ${GUEST} o`,
+          `wait; cat /tmp/shutdown.out; cat /tmp/shutdown.err >&2`,
           `echo "=== xl ==="; xl list`,
           HELPERS,
           `echo "=== monitor ==="; wait_no_monitor`,
@@ -150,6 +216,7 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
       );
       saveTranscript('xentool/create-pv/shutdown.txt', r.stdout + r.stderr);
       expect(section(r.stdout, 'request').trim()).toBe('poweroff');
+      expect(section(r.stdout, 'acked').trim()).toBe('[]');
       expect(section(r.stdout, 'rc').trim()).toBe('0');
       expect(r.stderr).toMatch(/Shutting down domain \d+\nWaiting for 1 domains\nDomain \d+ has been destroyed/);
       expect(section(r.stdout, 'xl')).not.toMatch(new RegExp(`^${GUEST}\\s`, 'm'));
@@ -209,7 +276,7 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
           `echo "=== left2 ==="; leftovers`,
           `echo "=== free2 ==="; cat /tmp/free-before; wait_free "$(cat /tmp/free-before)"`,
           `sleep 2; echo "=== xsdiff2 ==="; alone && { ${XS_DUMP} | diff /tmp/xs-before - ; true; } || echo shared`,
-          `echo "=== xl-monitor ==="; ps | grep -v grep | grep -c 'xl create'; true`,
+          `echo "=== xl-monitor ==="; ps | grep -v grep | grep -c 'xl create .*/guests/xtdpv'; true`,
         ].join('\n'),
         { timeoutS: 600 },
       );
@@ -238,7 +305,7 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
   test(
     'a creation that fails part-way names the step and leaves nothing behind',
     async () => {
-      const bad = writeGuestConfig(vm, 'xtbad', pvGuestConfig('xtbad', { passthrough: false }).replace('/guest/vmlinuz', '/etc/passwd'));
+      const bad = writeGuestConfig(vm, 'xtdbad', pvGuestConfig('xtdbad', { passthrough: false }).replace('/guest/vmlinuz', '/etc/passwd'));
       const r = await vm.exec(
         [
           HELPERS,
@@ -253,15 +320,106 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
       );
       saveTranscript('xentool/create-pv/failures.txt', r.stdout + r.stderr);
       expect(section(r.stdout, 'junk')).toContain('rc=1');
-      expect(r.stderr).toMatch(/create xtbad: step 4\/9 \(build the PV image: kernel \/etc\/passwd.*\) failed: xc_dom_parse_image: .*; the 3 completed steps were undone/);
+      expect(r.stderr).toMatch(/create xtdbad: step 4\/9 \(build the PV image: kernel \/etc\/passwd.*\) failed: xc_dom_parse_image: .*; the 3 completed steps were undone/);
       expect(section(r.stdout, 'injected')).toContain('rc=1');
-      expect(r.stderr).toMatch(/create xtpv: step 6\/9 \(introduce the domain to xenstored.*\) failed/);
-      expect(section(r.stdout, 'xl')).not.toMatch(/^xt(pv|bad)\s/m);
+      expect(r.stderr).toMatch(/create xtdpv: step 6\/9 \(introduce the domain to xenstored.*\) failed/);
+      expect(section(r.stdout, 'xl')).not.toMatch(/^xtd(pv|bad)\s/m);
       if (section(r.stdout, 'xsdiff').trim() !== 'shared') {
         expect(section(r.stdout, 'xsdiff').trim()).toBe('');
         const [before, after] = section(r.stdout, 'free').trim().split('\n');
         expect(after).toBe(before);
       }
+    },
+    T,
+  );
+});
+
+describe('xentool create with pci=[...] on real Xen (PV)', () => {
+  beforeAll(async () => {
+    // xenconsoled appends: an earlier run's reports would answer this run's wait.
+    await vm.exec(`xl destroy ${PCI_GUEST} 2>/dev/null; rm -f /var/log/xen/console/guest-${PCI_GUEST}.log; true`);
+  });
+
+  afterAll(async () => {
+    // The device goes back to the assignable list, where the other scenarios expect it.
+    if (vm) await vm.exec(`xl destroy ${PCI_GUEST} 2>/dev/null; xl pci-assignable-list | grep -q '^${TESTDEV} ' || xl pci-assignable-add ${TESTDEV}; true`);
+  });
+
+  test(
+    'a device that is not assignable: one line, nothing created',
+    async () => {
+      const cfg = writeGuestConfig(vm, PCI_GUEST, pvGuestConfig(PCI_GUEST, { pci: [TESTDEV] }));
+      const r = await vm.exec(
+        [
+          HELPERS,
+          `xl pci-assignable-list | grep -q '^${TESTDEV} ' && xl pci-assignable-remove ${TESTDEV}`,
+          `echo "=== assignable ==="; xl pci-assignable-list`,
+          `${XS_DUMP} > /tmp/xs-before`,
+          `${xentool} create ${cfg} 2>/tmp/create.err; rc=$?; echo "=== rc ==="; echo $rc`,
+          `echo "=== err ==="; cat /tmp/create.err`,
+          `echo "=== xl ==="; xl list`,
+          `echo "=== xsdiff ==="; ${XS_DUMP} | diff /tmp/xs-before - ; true`,
+        ].join('\n'),
+        { timeoutS: 300 },
+      );
+      saveTranscript('xentool/create-pv/pci-not-assignable.txt', r.stdout + r.stderr);
+      expect(section(r.stdout, 'assignable')).not.toContain(TESTDEV);
+      expect(section(r.stdout, 'rc').trim()).toBe('1');
+      expect(section(r.stdout, 'err').trim().split('\n')).toEqual([
+        `Parsing config from ${cfg}`,
+        `${cfg}: pci device ${TESTDEV} is not assignable (bind it with pci-assignable-add; see pci-assignable-list)`,
+      ]);
+      expect(section(r.stdout, 'xl')).not.toMatch(new RegExp(`^${PCI_GUEST}\\s`, 'm'));
+      // Nothing of the refused domain: xenstore is as it was (another guest of the lead's may
+      // change its own nodes meanwhile, so only lines naming this guest count).
+      expect(section(r.stdout, 'xsdiff')).not.toContain(PCI_GUEST);
+    },
+    T,
+  );
+
+  test(
+    'the guest sees the device at boot; xl and xentool pci-list show it; destroy gives it back',
+    async () => {
+      const cfg = `/mnt/host/guests/${PCI_GUEST}.cfg`;
+      const r = await vm.exec(
+        [
+          HELPERS,
+          `xl pci-assignable-add ${TESTDEV}`,
+          `${xentool} create ${cfg}; rc=$?; echo "=== rc ==="; echo $rc`,
+          `echo "=== xl-pci ==="; xl pci-list ${PCI_GUEST}`,
+          `echo "=== xt-pci ==="; ${xentool} pci-list ${PCI_GUEST}`,
+          `echo "=== assignable ==="; xl pci-assignable-list`,
+          `echo "=== backend ==="; xenstore-ls -f /local/domain/0/backend/pci/$(xl domid ${PCI_GUEST})`,
+        ].join('\n'),
+        { timeoutS: 600 },
+      );
+      saveTranscript('xentool/create-pv/pci-create.txt', r.stdout + r.stderr);
+      expect(section(r.stdout, 'rc').trim()).toBe('0');
+      // (section() drops the last newline.)
+      expect(section(r.stdout, 'xl-pci')).toBe(`Vdev Device\n00.0 ${TESTDEV}`);
+      expect(section(r.stdout, 'xt-pci')).toBe(section(r.stdout, 'xl-pci'));
+      expect(section(r.stdout, 'assignable')).not.toContain(TESTDEV);
+      // The guest's first PCI report (written by its /init after pcifront and the drivers loaded)
+      // already has the device: it was there at boot, not hot-plugged later.
+      const report = await waitForGuestPci(vm, PCI_GUEST, () => true, 0, 420_000);
+      expect(report.n).toBe(1);
+      expect(report.devices.map((d) => d.id)).toEqual(['1b36:0005']);
+      const d = await vm.exec(
+        [
+          HELPERS,
+          `id=$(xl domid ${PCI_GUEST}); uuid=$(xenstore-read /local/domain/$id/vm | sed 's#^/vm/##')`,
+          `${xentool} destroy ${PCI_GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
+          `echo "=== left ==="; leftovers; xenstore-ls -f /libxl/pci 2>/dev/null | grep '${TESTDEV.replace(/[:.]/g, '-')}/domid'; true`,
+          `echo "=== assignable ==="; xl pci-assignable-list`,
+          `echo "=== monitor ==="; wait_no_monitor`,
+        ].join('\n'),
+        { timeoutS: 300 },
+      );
+      saveTranscript('xentool/create-pv/pci-destroy.txt', d.stdout + d.stderr);
+      expect(section(d.stdout, 'rc').trim()).toBe('0');
+      expect(section(d.stdout, 'left').trim()).toBe('');
+      expect(section(d.stdout, 'assignable')).toContain(`${TESTDEV} `);
+      expect(section(d.stdout, 'monitor').trim()).toBe('none');
     },
     T,
   );

@@ -37,7 +37,7 @@ export function pvCreateDestroyTests(label: string, getVm: () => XenVm): void {
       const r = await vm.exec(
         [
           `xl destroy ${name} 2>/dev/null; rm -f /var/log/xen/console/guest-${name}.log`,
-          `${xentool} create ${cfg}; echo "=== rc ==="; echo $?`,
+          `${xentool} create ${cfg}; rc=$?; echo "=== rc ==="; echo $rc`,
           `echo "=== ring ==="; xenstore-read /local/domain/$(xl domid ${name})/store/ring-ref`,
         ].join('\n'),
         { timeoutS: 600 },
@@ -70,7 +70,7 @@ export function pvCreateDestroyTests(label: string, getVm: () => XenVm): void {
       const r = await vm.exec(
         [
           `id=$(xl domid ${name}); uuid=$(xenstore-read /local/domain/$id/vm | sed 's#^/vm/##')`,
-          `${xentool} destroy ${name}; echo "=== rc ==="; echo $?`,
+          `${xentool} destroy ${name}; rc=$?; echo "=== rc ==="; echo $rc`,
           `mon() { ps | grep -v grep | grep 'create --monitor' | grep -q '/guests/${name}'; }`,
           `i=0; while mon && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done`,
           `echo "=== monitor ==="; mon && echo running || echo none`,

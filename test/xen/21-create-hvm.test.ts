@@ -89,7 +89,7 @@ describe('xentool create: an HVM guest with qemu-xen on real Xen, without libxl'
         [
           `test -x /usr/libexec/xen-qemu-system-i386 || { echo "no qemu-xen in dom0 (boot with XENVM_WITH_QEMU=1)"; exit 3; }`,
           `xl pci-assignable-list | grep -q '^${TESTDEV} ' || xl pci-assignable-add ${TESTDEV}`,
-          `${xentool} create ${cfg}; echo "=== rc ==="; echo $?`,
+          `${xentool} create ${cfg}; rc=$?; echo "=== rc ==="; echo $rc`,
           `D=$(xl domid ${GUEST}); echo "=== domid ==="; echo $D`,
           `TTY=$(xenstore-read /local/domain/$D/serial/0/tty)`,
           // setsid: the copy outlives this script (the agent only kills a script's group on timeout).
@@ -144,7 +144,7 @@ describe('xentool create: an HVM guest with qemu-xen on real Xen, without libxl'
       expect(dev).toBeDefined();
       const { xm } = pciCommands(vm);
       const r = await vm.exec(
-        [`echo "=== xl-pci ==="; xl pci-list ${GUEST}`, `echo "=== xm ==="; ${xm} pci-list ${GUEST}; echo "=== rc ==="; echo $?`].join('\n'),
+        [`echo "=== xl-pci ==="; xl pci-list ${GUEST}`, `echo "=== xm ==="; ${xm} pci-list ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`].join('\n'),
         { timeoutS: 300 },
       );
       saveTranscript('xentool/create-hvm/xm-pci-list.txt', r.stdout + r.stderr);
@@ -165,7 +165,7 @@ describe('xentool create: an HVM guest with qemu-xen on real Xen, without libxl'
       const r = await vm.exec(
         [
           `D=$(xl domid ${GUEST}); PID=$(xenstore-read /local/domain/$D/image/device-model-pid); uuid=$(xenstore-read /local/domain/$D/vm | sed 's#^/vm/##')`,
-          `${xentool} destroy ${GUEST}; echo "=== rc ==="; echo $?`,
+          `${xentool} destroy ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
           `echo "=== qemu ==="; [ -d /proc/$PID ] && echo running || echo gone`,
           `echo "=== sockets ==="; ls /var/run/xen/ | grep -E "qmp-(libxl|libxenstat)-$D$"; true`,
           `mon() { ps | grep -v grep | grep -q 'create --monitor.*/guests/${GUEST}'; }`,
