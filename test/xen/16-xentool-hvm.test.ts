@@ -12,7 +12,7 @@
  * xenconsoled does not log), so dom0 copies that pty into the share as the guest's console log.
  * Under TCG the guest kernel needs 2-4 minutes to reach its /init.
  */
-import { guestPciReports, type GuestPciReport } from './guests';
+import { guestPciReports, hvmGuestConfig, serialConsole, waitForSerialPci, type GuestPciReport } from './guests';
 import { pciCommands, runSteps, step, type Section } from './1x-pci-helpers';
 import { saveTranscript, suiteVm } from './suite';
 import type { XenVm } from './xen-vm';
@@ -29,39 +29,12 @@ let xm: string;
 let domid: number;
 const timings: { what: string; seconds: number }[] = [];
 
-function hvmGuestConfig(name: string): string {
-  return [
-    `name = "${name}"`,
-    'type = "hvm"',
-    'kernel = "/guest/vmlinuz"',
-    'ramdisk = "/guest/domU.cpio.gz"',
-    // The serial port costs a VM exit per byte under TCG: keep the kernel quiet, the reports are short.
-    'extra = "console=ttyS0 quiet loglevel=1"',
-    'memory = 256',
-    'vcpus = 1',
-    'serial = "pty"',
-    'vnc = 0',
-    'sdl = 0',
-    'passthrough = "enabled"',
-    'on_crash = "preserve"',
-  ].join('\n') + '\n';
-}
-
 function serialLog(): string {
-  const p = path.join(vm.share, 'consoles', `serial-${GUEST}.log`);
-  return fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '';
+  return serialConsole(vm, GUEST);
 }
 
-async function waitSerial(want: (r: GuestPciReport) => boolean, after: number, timeoutMs: number): Promise<GuestPciReport> {
-  const started = Date.now();
-  for (;;) {
-    const found = guestPciReports(serialLog()).find((r) => r.n > after && want(r));
-    if (found) return found;
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(`guest ${GUEST}: no matching PCI report after ${timeoutMs / 1000} s; serial tail:\n${serialLog().slice(-1500)}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+function waitSerial(want: (r: GuestPciReport) => boolean, after: number, timeoutMs: number): Promise<GuestPciReport> {
+  return waitForSerialPci(vm, GUEST, want, after, timeoutMs);
 }
 
 function lastSerialReport(): number {
@@ -98,7 +71,8 @@ beforeAll(async () => {
   ({ xt, xm } = pciCommands(vm));
   const dir = path.join(vm.share, 'guests');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${GUEST}.cfg`), hvmGuestConfig(GUEST));
+  // A guest that resets itself keeps its state for a look (seen twice after hot-plug sequences).
+  fs.writeFileSync(path.join(dir, `${GUEST}.cfg`), hvmGuestConfig(GUEST, { extra: ['on_reboot = "preserve"'] }));
   fs.mkdirSync(path.join(vm.share, 'consoles'), { recursive: true });
   const reuse = process.env.XENVM_KEEP_GUESTS === '1';
   const r = await vm.exec(

@@ -12,7 +12,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { guestPciReports, type GuestPciReport } from './guests';
+import { guestPciReports, hvmGuestConfig, serialConsole, type GuestPciReport } from './guests';
 import { section } from './20-pv-cases';
 import { pciCommands } from './1x-pci-helpers';
 import { FIXTURES_DIR, saveTranscript, suiteVm, xentoolCommand } from './suite';
@@ -26,29 +26,12 @@ let vm: XenVm;
 let xentool: string;
 let cfg: string;
 
-/** fixtures/hvm-xl/hvm1.cfg (what xl ran) with our name, a quiet kernel and the device. */
 function hvmConfig(): string {
-  return [
-    `name = "${GUEST}"`,
-    'type = "hvm"',
-    'kernel = "/guest/vmlinuz"',
-    'ramdisk = "/guest/domU.cpio.gz"',
-    // The serial port costs a VM exit per byte under TCG: keep the kernel quiet.
-    'extra = "console=ttyS0 quiet loglevel=1"',
-    'memory = 256',
-    'vcpus = 1',
-    'serial = "pty"',
-    'vnc = 0',
-    'sdl = 0',
-    'passthrough = "enabled"',
-    `pci = [ "${TESTDEV}" ]`,
-    'on_crash = "preserve"',
-  ].join('\n') + '\n';
+  return hvmGuestConfig(GUEST, { pci: [TESTDEV] });
 }
 
 function serialLog(): string {
-  const p = path.join(vm.share, 'consoles', `serial-${GUEST}.log`);
-  return fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '';
+  return serialConsole(vm, GUEST);
 }
 
 async function firstReport(timeoutMs: number): Promise<GuestPciReport> {
@@ -120,7 +103,7 @@ describe('xentool create: an HVM guest with qemu-xen on real Xen, without libxl'
         .replace(/-xen-domid 1 /, `-xen-domid ${domid} `)
         .replace(/-(libxl|libxenstat)-1,/g, `-$1-${domid},`)
         .replace(/-name hvm1 /, `-name ${GUEST} `)
-        .replace(/-append console=ttyS0 loglevel=7 /, '-append console=ttyS0 quiet loglevel=1 ');
+        .replace(/-append console=ttyS0 loglevel=7 /, '-append console=ttyS0 quiet loglevel=4 ');
       expect(section(r.stdout, 'cmdline').trim()).toBe(xl);
       const row = (text: string) => new RegExp(`^${GUEST}\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s`, 'm').exec(text)?.slice(1);
       expect(row(section(r.stdout, 'xentool'))).toEqual(row(section(r.stdout, 'xl')));

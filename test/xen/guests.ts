@@ -105,3 +105,63 @@ export function lastReportNumber(vm: XenVm, name: string): number {
   const reports = guestPciReports(vm.guestConsole(name));
   return reports.length ? reports[reports.length - 1].n : 0;
 }
+
+export interface HvmGuestOptions {
+  /** Create-time devices, xl syntax. */
+  pci?: string[];
+  /** Extra config lines. */
+  extra?: string[];
+}
+
+/**
+ * An xl config for an HVM guest that boots the same busybox kernel and initramfs directly (qemu-xen
+ * as device model; fixtures/hvm-xl/hvm1.cfg is what xl ran). Its console is the emulated serial
+ * port; every byte there is a VM exit under TCG, so the kernel is kept quiet (warnings only).
+ */
+export function hvmGuestConfig(name: string, o: HvmGuestOptions = {}): string {
+  const lines = [
+    `name = "${name}"`,
+    'type = "hvm"',
+    'kernel = "/guest/vmlinuz"',
+    'ramdisk = "/guest/domU.cpio.gz"',
+    'extra = "console=ttyS0 quiet loglevel=4"',
+    'memory = 256',
+    'vcpus = 1',
+    'serial = "pty"',
+    'vnc = 0',
+    'sdl = 0',
+    'passthrough = "enabled"',
+    'on_crash = "preserve"',
+  ];
+  if (o.pci) lines.push(`pci = [ ${o.pci.map((p) => `"${p}"`).join(', ')} ]`);
+  lines.push(...(o.extra ?? []));
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * An HVM guest's serial console as dom0 copied it into the share (`consoles/serial-NAME.log`;
+ * xenconsoled does not log an HVM guest's serial port).
+ */
+export function serialConsole(vm: XenVm, name: string): string {
+  const p = path.join(vm.share, 'consoles', `serial-${name}.log`);
+  return fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '';
+}
+
+/** Waits for a PCI report on an HVM guest's serial console newer than `after` that satisfies `want`. */
+export async function waitForSerialPci(
+  vm: XenVm,
+  name: string,
+  want: (r: GuestPciReport) => boolean,
+  after = 0,
+  timeoutMs = 300_000,
+): Promise<GuestPciReport> {
+  const started = Date.now();
+  for (;;) {
+    const found = guestPciReports(serialConsole(vm, name)).find((r) => r.n > after && want(r));
+    if (found) return found;
+    if (Date.now() - started > timeoutMs) {
+      throw new XenVmError('ERR_XENVM_CONSOLE_TIMEOUT', `guest ${name}: no matching PCI report after ${timeoutMs / 1000} s; serial tail:\n${serialConsole(vm, name).slice(-1500)}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
