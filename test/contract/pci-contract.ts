@@ -330,7 +330,7 @@ export function pciContract(setup: ContractSetup, getDriver: () => ContractDrive
       const A = f.devices[0];
       expectPlan(r.dryAttach, `pci-attach ${f.pvGuest} ${A}`);
       // The device is pciback's already, so claiming it comes first; the IOMMU assignment is a step.
-      const plan = lines(r.dryAttach!.stdout);
+      const plan = lines(r.dryAttach!.stdout).filter((l) => !/^ +warning: /.test(l));
       expect(plan[1]).toMatch(new RegExp(`^ +1\\. record ${A.replace(/\./g, '\\.')} as used by domain \\d+ `));
       expect(plan.some((l) => new RegExp(`\\. assign ${A.replace(/\./g, '\\.')} to domain \\d+ in the IOMMU$`).test(l))).toBe(true);
       expect(r.s2!.stdout).toBe(r.s1!.stdout);
@@ -517,9 +517,11 @@ export function pciContract(setup: ContractSetup, getDriver: () => ContractDrive
     });
 
     xlTest('xl says the same of them', () => {
-      // xl 4.17 itself dies on this spec (SIGSEGV, exit 139, seen in the VM on 2026-11-24): there
-      // is no line of xl's to compare then; xentool prints the one xl_pci.c means to print.
-      if (r.xlBadSpec!.code !== 139) expect(r.xlBadSpec).toEqual(r.badSpec);
+      // xl 4.17 itself dies on this spec (seen in the VM on 2026-11-24: SIGSEGV once, SIGBUS once,
+      // exit 139/135): there is no line of xl's to compare then; xentool prints the one xl_pci.c
+      // means to print.
+      const xlCrashed = r.xlBadSpec!.code > 128 && /^(Segmentation fault|Bus error)/.test(r.xlBadSpec!.stderr);
+      if (!xlCrashed) expect(r.xlBadSpec).toEqual(r.badSpec);
       expect(r.xlBadBdf).toEqual(r.badBdf);
       // The name lookup may log on its own first; the code and the last line are the contract.
       expect([r.xlBadBdfRemove!.code, lines(r.xlBadBdfRemove!.stderr).pop()]).toEqual([2, lines(r.badBdfRemove!.stderr).pop()]);
