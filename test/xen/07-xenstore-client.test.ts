@@ -129,6 +129,9 @@ describe('scenario 7: @xentool/xenstore against the real oxenstored (a second VM
       images: IMAGES_DIR,
       runDir: path.join(RUNS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}-oxenstored`),
       xenstored: 'oxenstored',
+      // The project at /mnt/proj, as in the suite's VM: koffi for the blocking mode, and xentool
+      // for the PV create/destroy cases.
+      projectDir: PROJECT_DIR,
       log: (line) => process.stderr.write(`${line}\n`),
     });
     expect(vm.readyInfo()).toMatch(/xenstored=oxenstored\b/);
