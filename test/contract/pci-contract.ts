@@ -524,8 +524,13 @@ export function pciContract(setup: ContractSetup, getDriver: () => ContractDrive
       if (!crashed(r.xlBadSpec)) expect(r.xlBadSpec).toEqual(r.badSpec);
       if (!crashed(r.xlBadBdf)) expect(r.xlBadBdf).toEqual(r.badBdf);
       // The name lookup may log on its own first; the code and the last line are the contract.
+      // xl 4.17's pci-assignable-remove reads '00:1g.0' as 0000:00:01.0 (its parse stops at the
+      // 'g') and acts on that other device: seen in the VM, it tried to de-quarantine 0000:00:01.0
+      // and exited 1. xentool refuses the malformed BDF instead (the test above).
       if (!crashed(r.xlBadBdfRemove)) {
-        expect([r.xlBadBdfRemove!.code, lines(r.xlBadBdfRemove!.stderr).pop()]).toEqual([2, lines(r.badBdfRemove!.stderr).pop()]);
+        const xlRemove = [r.xlBadBdfRemove!.code, lines(r.xlBadBdfRemove!.stderr).pop()];
+        const ours = [2, lines(r.badBdfRemove!.stderr).pop()];
+        if (JSON.stringify(xlRemove) !== JSON.stringify(ours)) expect(xlRemove).toEqual([1, expect.stringMatching(/0000:00:01\.0$/)]);
       }
     });
 
