@@ -22,8 +22,9 @@
 import { XentoolError } from '../errors';
 import type { Step, StepHandler } from '../plan/plan';
 import { waitFor } from '../xs/wait-for';
-import { parseDevNode, readAttached } from './backend-xs';
+import { readAttached } from './backend-xs';
 import type { StepContext } from './step-handlers';
+import { bdfOf, n, s } from './step-fields';
 import type { Bdf } from './types';
 import { bdfText, hex, sameBdf } from './types';
 
@@ -49,14 +50,6 @@ export async function tradVdevfn(c: Pick<StepContext, 'xs'>, domid: number): Pro
   return Number.parseInt(m[1]!, 16);
 }
 
-const s = (step: Step, k: string) => String(step[k]);
-const n = (step: Step, k: string) => Number(step[k]);
-
-function bdfOf(step: Step): Bdf {
-  const b = parseDevNode(s(step, 'bdf'));
-  if (!b) throw new XentoolError('ERR_PLAN_CORRUPT', `step ${step.op}: bad BDF ${s(step, 'bdf')}`);
-  return b;
-}
 
 /**
  * Waits until qemu-dm can take a command: `state` present and idle (`running`, or an answer a

@@ -17,12 +17,12 @@ import {
   backendPath,
   frontendPath,
   libxlPciPath,
-  parseDevNode,
   readAttached,
   removeBackendDevice,
   writeBackendDevice,
 } from './backend-xs';
 import { qemuTradHandlers, tradVdevfn } from './qemu-trad';
+import { bdfOf, n, s } from './step-fields';
 import type { Bdf } from './types';
 import { bdfText, hex, machineSbdf, sameBdf } from './types';
 
@@ -53,14 +53,6 @@ export interface StepContext {
   warn(text: string): void;
 }
 
-const s = (step: Step, k: string) => String(step[k]);
-const n = (step: Step, k: string) => Number(step[k]);
-
-function bdfOf(step: Step): Bdf {
-  const b = parseDevNode(s(step, 'bdf'));
-  if (!b) throw new XentoolError('ERR_PLAN_CORRUPT', `step ${step.op}: bad BDF ${s(step, 'bdf')}`);
-  return b;
-}
 
 /** The QEMU device id libxl uses, `pci-pt-BB_DD.F` (no segment). */
 export function qdevId(b: Bdf): string {
