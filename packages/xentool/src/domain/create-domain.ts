@@ -42,6 +42,19 @@ function need<T>(v: T | undefined, what: string): T {
 
 export function createHandlers(ops: DomainOps, state: CreateState, hooks: CreateHooks): StepHandlers {
   const domid = () => need(state.domid, 'the domid');
+  // Both builders take the event channels build-pre made and hand back the store and console
+  // frames the later steps need.
+  type BuildPorts = { storePort: number; consolePort: number; onStep?: (syscall: string) => void };
+  const buildImage = async (build: (d: number, ports: BuildPorts) => Promise<{ storeMfn: bigint; consoleMfn: bigint }>): Promise<Step[]> => {
+    const r = await build(domid(), {
+      storePort: need(state.storePort, 'the store port'),
+      consolePort: need(state.consolePort, 'the console port'),
+      ...(hooks.onBuildStep ? { onStep: hooks.onBuildStep } : {}),
+    });
+    state.storeMfn = r.storeMfn;
+    state.consoleMfn = r.consoleMfn;
+    return [];
+  };
   return {
     'domain.create': {
       describe: (s) =>
@@ -93,41 +106,33 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
     },
     'domain.build-pv': {
       describe: (s) => `build the PV image: kernel ${String(s.kernel)}${s.ramdisk ? `, ramdisk ${String(s.ramdisk)}` : ''}, ${String(s.memMiB)} MiB`,
-      apply: async (s) => {
-        const r = await ops.buildPv(domid(), {
-          kernel: String(s.kernel),
-          ramdisk: (s.ramdisk as string | null) ?? null,
-          cmdline: (s.cmdline as string | null) ?? null,
-          memMiB: Number(s.memMiB),
-          maxVcpus: Number(s.maxVcpus),
-          storePort: need(state.storePort, 'the store port'),
-          consolePort: need(state.consolePort, 'the console port'),
-          ...(hooks.onBuildStep ? { onStep: hooks.onBuildStep } : {}),
-        });
-        state.storeMfn = r.storeMfn;
-        state.consoleMfn = r.consoleMfn;
-        return [];
-      },
+      apply: (s) =>
+        buildImage((d, ports) =>
+          ops.buildPv(d, {
+            kernel: String(s.kernel),
+            ramdisk: (s.ramdisk as string | null) ?? null,
+            cmdline: (s.cmdline as string | null) ?? null,
+            memMiB: Number(s.memMiB),
+            maxVcpus: Number(s.maxVcpus),
+            ...ports,
+          }),
+        ),
     },
     'domain.build-hvm': {
       describe: (s) => `build the HVM image: ${String(s.firmware)} with ${String(s.systemFirmware)}, ${Number(s.memKiB) / 1024} MiB`,
-      apply: async (s) => {
-        const r = await ops.buildHvm(domid(), {
-          firmware: String(s.firmware),
-          systemFirmware: String(s.systemFirmware),
-          memKiB: Number(s.memKiB),
-          targetKiB: Number(s.targetKiB),
-          memInitMiB: Number(s.memInitMiB),
-          maxVcpus: Number(s.maxVcpus),
-          vcpus: Number(s.vcpus),
-          storePort: need(state.storePort, 'the store port'),
-          consolePort: need(state.consolePort, 'the console port'),
-          ...(hooks.onBuildStep ? { onStep: hooks.onBuildStep } : {}),
-        });
-        state.storeMfn = r.storeMfn;
-        state.consoleMfn = r.consoleMfn;
-        return [];
-      },
+      apply: (s) =>
+        buildImage((d, ports) =>
+          ops.buildHvm(d, {
+            firmware: String(s.firmware),
+            systemFirmware: String(s.systemFirmware),
+            memKiB: Number(s.memKiB),
+            targetKiB: Number(s.targetKiB),
+            memInitMiB: Number(s.memInitMiB),
+            maxVcpus: Number(s.maxVcpus),
+            vcpus: Number(s.vcpus),
+            ...ports,
+          }),
+        ),
     },
     'dm.spawn': {
       describe: (s) => `start qemu-xen (${String(s.binary)}) and wait up to ${Number(s.timeoutMs) / 1000} s for it to run`,

@@ -34,12 +34,50 @@ export function planCreate(req: CreateRequest, obs: CreateObservation): Plan {
   if (req.kernel === null) {
     throw new XentoolError('ERR_CONFIG_VALUE', `${at}: a PV guest needs kernel= (bootloaders such as pygrub are not supported)`);
   }
-  for (const [key, file] of [
-    ['kernel', req.kernel],
-    ['ramdisk', req.ramdisk],
-  ] as const) {
-    if (file !== null && !obs.files[file]) throw new XentoolError('ERR_CONFIG_FILE', `${at}: ${key} file ${file} does not exist or is not readable`);
+  checkFiles(req, obs, []);
+  commonChecks(req, obs);
+
+  const steps: Step[] = [
+    ...headSteps(req, obs, 'claims the name at once (a second create of the same name now fails) and gives the guest its own nodes, as libxl__domain_make does before building'),
+    buildPreStep(req, {}, 'max_vcpus must equal createdomain, setmaxmem must precede populating memory, and the store/console event channels must exist before the image records them in start_info'),
+    {
+      op: 'domain.build-pv',
+      kernel: req.kernel,
+      ramdisk: req.ramdisk,
+      cmdline: req.cmdline,
+      memMiB: Math.floor(req.targetMemKiB / 1024),
+      maxVcpus: req.maxVcpus,
+      why: 'libxenguest loads the kernel and initrd, builds the page tables and start_info, and seeds grants 0 (console) and 1 (xenstore)',
+    },
+    buildPostStep(req, { kernel: req.kernel, ramdisk: req.ramdisk, cmdline: req.cmdline }, {}, 'memory/, store/ and cpu/ nodes must exist before the guest connects to xenstore'),
+    {
+      op: 'xs.introduce',
+      why: 'xenstored maps the store ring (oxenstored by its MFN, C xenstored by grant 1) and fires @introduceDomain, which is also what makes xenconsoled look at the guest',
+    },
+    {
+      op: 'console.add',
+      timeoutMs: 10_000,
+      why: 'xenconsoled needs console/ring-ref and port; libxl waits up to 10 s for it to publish console/tty and fails the creation otherwise',
+    },
+    ...tailSteps(req, {
+      attachWhy: 'devices are attached while the guest is still paused, so pcifront finds them at boot',
+      unpause: { why: 'last: the guest runs only once everything it reads at boot exists' },
+    }),
+  ];
+  return { title: `create ${req.name}`, steps };
+}
+
+/** Every file the guest needs (kernel, ramdisk, and the type's own) must be readable. */
+function checkFiles(req: CreateRequest, obs: CreateObservation, more: readonly (readonly [string, string | null])[]): void {
+  const files: (readonly [string, string | null])[] = [['kernel', req.kernel], ['ramdisk', req.ramdisk], ...more];
+  for (const [key, file] of files) {
+    if (file !== null && !obs.files[file]) throw new XentoolError('ERR_CONFIG_FILE', `${req.source}: ${key} file ${file} does not exist or is not readable`);
   }
+}
+
+/** The checks every type shares: name, free memory, IOMMU. */
+function commonChecks(req: CreateRequest, obs: CreateObservation): void {
+  const at = req.source;
   if (obs.names.includes(req.name)) throw new XentoolError('ERR_DOMAIN_EXISTS', `domain with name "${req.name}" already exists.`);
   // The guest gets target pages now; the rest of maxmem is only a limit.
   if (req.targetMemKiB > obs.freeKiB) {
@@ -51,75 +89,61 @@ export function planCreate(req: CreateRequest, obs: CreateObservation): Plan {
   if (req.passthrough !== 'disabled' && !obs.caps.directio) {
     throw new XentoolError('ERR_NO_IOMMU', `${at}: passthrough needs an IOMMU, and this host has none enabled (xl info virt_caps lacks directio)`);
   }
-  // libxl: version 2 if the hypervisor offers it, else 1.
-  const maxGrantVersion = obs.caps.gnttabV2 ? 2 : 1;
+}
 
-  const steps: Step[] = [
+/** domain.create and xs.skeleton, the same for every type but for the type and the skeleton's reason. */
+function headSteps(req: CreateRequest, obs: CreateObservation, skeletonWhy: string): Step[] {
+  return [
     {
       op: 'domain.create',
       type: req.type,
       uuid: req.uuid,
       maxVcpus: req.maxVcpus,
       passthrough: req.passthrough,
-      maxGrantVersion,
+      // libxl: version 2 if the hypervisor offers it, else 1.
+      maxGrantVersion: obs.caps.gnttabV2 ? 2 : 1,
       why: 'every later step needs the domid; the domain starts paused with no memory, so nothing runs until the unpause step',
     },
-    {
-      op: 'xs.skeleton',
-      name: req.name,
-      uuid: req.uuid,
-      type: req.type,
-      why: 'claims the name at once (a second create of the same name now fails) and gives the guest its own nodes, as libxl__domain_make does before building',
-    },
-    {
-      op: 'domain.build-pre',
-      maxVcpus: req.maxVcpus,
-      maxMemKiB: req.targetMemKiB + MAXMEM_SLACK_KIB,
-      memmapLimitKiB: req.maxMemKiB,
-      why: 'max_vcpus must equal createdomain, setmaxmem must precede populating memory, and the store/console event channels must exist before the image records them in start_info',
-    },
-    {
-      op: 'domain.build-pv',
-      kernel: req.kernel,
-      ramdisk: req.ramdisk,
-      cmdline: req.cmdline,
-      memMiB: Math.floor(req.targetMemKiB / 1024),
-      maxVcpus: req.maxVcpus,
-      why: 'libxenguest loads the kernel and initrd, builds the page tables and start_info, and seeds grants 0 (console) and 1 (xenstore)',
-    },
-    {
-      op: 'xs.build-post',
-      name: req.name,
-      uuid: req.uuid,
-      targetMemKiB: req.targetMemKiB,
-      maxMemKiB: req.maxMemKiB,
-      vcpus: req.vcpus,
-      maxVcpus: req.maxVcpus,
-      kernel: req.kernel,
-      ramdisk: req.ramdisk,
-      cmdline: req.cmdline,
-      why: 'memory/, store/ and cpu/ nodes must exist before the guest connects to xenstore',
-    },
-    {
-      op: 'xs.introduce',
-      why: 'xenstored maps the store ring (oxenstored by its MFN, C xenstored by grant 1) and fires @introduceDomain, which is also what makes xenconsoled look at the guest',
-    },
-    {
-      op: 'console.add',
-      timeoutMs: 10_000,
-      why: 'xenconsoled needs console/ring-ref and port; libxl waits up to 10 s for it to publish console/tty and fails the creation otherwise',
-    },
+    { op: 'xs.skeleton', name: req.name, uuid: req.uuid, type: req.type, why: skeletonWhy },
   ];
-  for (const p of req.pci) {
-    steps.push({
-      op: 'pci.attach',
-      spec: p.spec,
-      why: 'devices are attached while the guest is still paused, so pcifront finds them at boot',
-    });
-  }
-  if (!req.paused) {
-    steps.push({ op: 'domain.unpause', why: 'last: the guest runs only once everything it reads at boot exists' });
-  }
+}
+
+/** domain.build-pre: setmaxmem gets target + libxl's slack; `extra` holds the type's own fields. */
+function buildPreStep(req: CreateRequest, extra: Record<string, unknown>, why: string): Step {
+  return {
+    op: 'domain.build-pre',
+    maxVcpus: req.maxVcpus,
+    maxMemKiB: req.targetMemKiB + MAXMEM_SLACK_KIB,
+    memmapLimitKiB: req.maxMemKiB,
+    ...extra,
+    why,
+  };
+}
+
+function buildPostStep(
+  req: CreateRequest,
+  files: { kernel: string | null; ramdisk: string | null; cmdline: string | null },
+  extra: Record<string, unknown>,
+  why: string,
+): Step {
+  return {
+    op: 'xs.build-post',
+    name: req.name,
+    uuid: req.uuid,
+    targetMemKiB: req.targetMemKiB,
+    maxMemKiB: req.maxMemKiB,
+    vcpus: req.vcpus,
+    maxVcpus: req.maxVcpus,
+    ...files,
+    ...extra,
+    why,
+  };
+}
+
+/** pci.attach per device, the unpause (unless -p), and the monitor. */
+function tailSteps(req: CreateRequest, o: { attachWhy: string; unpause: Record<string, unknown> & { why: string } }): Step[] {
+  const steps: Step[] = req.pci.map((p) => ({ op: 'pci.attach', spec: p.spec, why: o.attachWhy }));
+  if (!req.paused) steps.push({ op: 'domain.unpause', ...o.unpause });
   steps.push({
     op: 'monitor.start',
     name: req.name,
@@ -128,22 +152,7 @@ export function planCreate(req: CreateRequest, obs: CreateObservation): Plan {
     onCrash: req.onCrash,
     why: 'Xen leaves a guest that shut itself down as a zombie; the monitor applies on_poweroff/on_reboot/on_crash as xl’s per-domain daemon does',
   });
-  return { title: `create ${req.name}`, steps };
-}
-
-/** The checks every type shares: name, free memory, IOMMU. */
-function commonChecks(req: CreateRequest, obs: CreateObservation): void {
-  const at = req.source;
-  if (obs.names.includes(req.name)) throw new XentoolError('ERR_DOMAIN_EXISTS', `domain with name "${req.name}" already exists.`);
-  if (req.targetMemKiB > obs.freeKiB) {
-    throw new XentoolError(
-      'ERR_CREATE_NO_MEMORY',
-      `${at}: memory=${req.targetMemKiB / 1024} MiB is more than the host has free (${Math.floor(obs.freeKiB / 1024)} MiB)`,
-    );
-  }
-  if (req.passthrough !== 'disabled' && !obs.caps.directio) {
-    throw new XentoolError('ERR_NO_IOMMU', `${at}: passthrough needs an IOMMU, and this host has none enabled (xl info virt_caps lacks directio)`);
-  }
+  return steps;
 }
 
 /**
@@ -159,49 +168,25 @@ function planCreateHvm(req: CreateRequest, obs: CreateObservation): Plan {
   if (req.device_model_version === 'qemu-xen-traditional') {
     throw new XentoolError('ERR_CREATE_UNSUPPORTED', `${at}: device_model_version="qemu-xen-traditional": only qemu-xen is supported for creation`);
   }
-  for (const [key, file] of [
-    ['kernel', req.kernel],
-    ['ramdisk', req.ramdisk],
+  checkFiles(req, obs, [
     ['firmware (hvmloader)', hvm.firmware],
     ['BIOS (SeaBIOS)', hvm.systemFirmware],
     ['device model', QEMU_XEN],
-  ] as const) {
-    if (file !== null && !obs.files[file]) throw new XentoolError('ERR_CONFIG_FILE', `${at}: ${key} file ${file} does not exist or is not readable`);
-  }
+  ]);
   commonChecks(req, obs);
   if (req.targetMemKiB <= hvm.videoMemKiB) {
     throw new XentoolError('ERR_CONFIG_VALUE', `${at}: memory=${req.targetMemKiB / 1024} MiB leaves nothing beside ${hvm.videoMemKiB / 1024} MiB of video memory`);
   }
-  const maxGrantVersion = obs.caps.gnttabV2 ? 2 : 1;
   const maxMiB = req.maxMemKiB / 1024;
   const qemuMemMiB = (req.maxMemKiB - hvm.videoMemKiB) / 1024;
   const steps: Step[] = [
-    {
-      op: 'domain.create',
-      type: 'hvm',
-      uuid: req.uuid,
-      maxVcpus: req.maxVcpus,
-      passthrough: req.passthrough,
-      maxGrantVersion,
-      why: 'every later step needs the domid; the domain starts paused with no memory, so nothing runs until the unpause step',
-    },
-    {
-      op: 'xs.skeleton',
-      name: req.name,
-      uuid: req.uuid,
-      type: 'hvm',
-      why: 'claims the name at once and gives the guest its own nodes (HVM adds hvmloader/ and the S3/S4 features)',
-    },
-    {
-      op: 'domain.build-pre',
-      maxVcpus: req.maxVcpus,
-      maxMemKiB: req.targetMemKiB + MAXMEM_SLACK_KIB,
-      memmapLimitKiB: req.maxMemKiB,
+    ...headSteps(req, obs, 'claims the name at once and gives the guest its own nodes (HVM adds hvmloader/ and the S3/S4 features)'),
+    buildPreStep(
+      req,
       // libxl__get_required_paging_memory with HAP: 4 * (256 * vcpus + maxmem in MiB) KiB.
-      pagingMempoolKiB: 4 * (256 * req.maxVcpus + maxMiB),
-      hvm: true,
-      why: 'HVM parameters (HPET, timer mode, ...) and the HAP pool must be set before any memory is populated; the event channels before the builder records them',
-    },
+      { pagingMempoolKiB: 4 * (256 * req.maxVcpus + maxMiB), hvm: true },
+      'HVM parameters (HPET, timer mode, ...) and the HAP pool must be set before any memory is populated; the event channels before the builder records them',
+    ),
     {
       op: 'domain.build-hvm',
       firmware: hvm.firmware,
@@ -216,20 +201,12 @@ function planCreateHvm(req: CreateRequest, obs: CreateObservation): Plan {
       vcpus: req.vcpus,
       why: 'libxenguest loads hvmloader with SeaBIOS, populates memory below the MMIO hole, writes the E820 and hvm_info, and sets the store/console parameters',
     },
-    {
-      op: 'xs.build-post',
-      name: req.name,
-      uuid: req.uuid,
-      targetMemKiB: req.targetMemKiB,
-      maxMemKiB: req.maxMemKiB,
-      vcpus: req.vcpus,
-      maxVcpus: req.maxVcpus,
-      kernel: null,
-      ramdisk: null,
-      cmdline: null,
-      videoMemKiB: hvm.videoMemKiB,
-      why: 'hvmloader reads platform/* and the guest its memory/ and store/ nodes before it runs',
-    },
+    buildPostStep(
+      req,
+      { kernel: null, ramdisk: null, cmdline: null },
+      { videoMemKiB: hvm.videoMemKiB },
+      'hvmloader reads platform/* and the guest its memory/ and store/ nodes before it runs',
+    ),
     {
       op: 'xs.introduce',
       why: 'hvmloader talks to xenstored through the store page; introduce fires @introduceDomain for xenconsoled too',
@@ -254,21 +231,10 @@ function planCreateHvm(req: CreateRequest, obs: CreateObservation): Plan {
       timeoutMs: 120_000,
       why: 'QEMU emulates the platform hvmloader boots on; it must be running (device-model state "running") before devices are added over QMP and before the guest runs',
     },
+    ...tailSteps(req, {
+      attachWhy: 'QMP device_add while the guest is paused: the device is on the bus when the guest first scans it',
+      unpause: { hvm: true, why: 'last: QMP cont, then the vCPUs run (libxl__dm_resume, then xc_domain_unpause)' },
+    }),
   ];
-  for (const p of req.pci) {
-    steps.push({ op: 'pci.attach', spec: p.spec, why: 'QMP device_add while the guest is paused: the device is on the bus when the guest first scans it' });
-  }
-  if (!req.paused) {
-    steps.push({ op: 'domain.unpause', hvm: true, why: 'last: QMP cont, then the vCPUs run (libxl__dm_resume, then xc_domain_unpause)' });
-  }
-  steps.push({
-    op: 'monitor.start',
-    name: req.name,
-    onPoweroff: req.onPoweroff,
-    onReboot: req.onReboot,
-    onCrash: req.onCrash,
-    why: 'Xen leaves a guest that shut itself down as a zombie; the monitor applies on_poweroff/on_reboot/on_crash as xl’s per-domain daemon does',
-  });
   return { title: `create ${req.name}`, steps };
 }
-

@@ -1,12 +1,13 @@
 /** DomainOps on real Xen: libxenctrl and libxenguest through @xentool/libxc-bindings. */
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsc, openSync, promises as fs } from 'node:fs';
+import { closeSync, openSync, promises as fs } from 'node:fs';
 import type { XcInterface } from '@xentool/libxc-bindings';
 import type { XenstoreClient } from '@xentool/xenstore';
 import type { DomainRecord } from '../host/host';
 import type { Xs } from '../xs/xs';
 import type { QmpClient } from '../qmp/qmp-client';
 import type { BuildHvmArgs, BuildPreArgs, BuildPvArgs, CreateDomainArgs, DomainOps, HostFacts, ShutdownCode, SpawnDm } from './domain-ops';
+import { readableFile } from './readable-file';
 
 export class RealDomainOps implements DomainOps {
   readonly kind = 'real' as const;
@@ -35,14 +36,7 @@ export class RealDomainOps implements DomainOps {
   }
 
   async readable(file: string): Promise<boolean> {
-    try {
-      const st = await fs.stat(file);
-      if (!st.isFile()) return false;
-      await fs.access(file, fsc.R_OK);
-      return true;
-    } catch {
-      return false;
-    }
+    return readableFile(file);
   }
 
   async createDomain(a: CreateDomainArgs): Promise<number> {

@@ -4,13 +4,13 @@
  * must be free) and stands in for the daemons dom0 runs on a real host: the in-process
  * xenstored takes the INTRODUCE, and a stand-in xenconsoled publishes console/tty.
  */
-import { constants as fsc, promises as fs } from 'node:fs';
 import type { DomainRecord } from '../host/host';
 import type { SimDomainMeta, SimHost } from '../host/sim/sim-host';
 import { HypervisorError } from '../host/hypervisor';
 import type { QmpClient } from '../qmp/qmp-client';
 import type { BuildHvmArgs, BuildPreArgs, BuildPvArgs, CreateDomainArgs, DomainOps, HostFacts, ShutdownCode, SpawnDm } from './domain-ops';
 import { HVMLOADER, QEMU_XEN, SEABIOS } from './hvm-options';
+import { readableFile } from './readable-file';
 
 /** Where the simulated guest's store and console pages "are": fixed, recognisable frames. */
 const SIM_STORE_MFN_BASE = 0x100000n;
@@ -40,14 +40,7 @@ export class SimDomainOps implements DomainOps {
   async readable(file: string): Promise<boolean> {
     // The simulated host has the HVM firmware and qemu-xen that Debian's packages install.
     if (file === HVMLOADER || file === SEABIOS || file === QEMU_XEN) return true;
-    try {
-      const st = await fs.stat(file);
-      if (!st.isFile()) return false;
-      await fs.access(file, fsc.R_OK);
-      return true;
-    } catch {
-      return false;
-    }
+    return readableFile(file);
   }
 
   private meta(syscall: string, domid: number): SimDomainMeta {
