@@ -42,6 +42,8 @@ export const ErrorCodes = {
   ERR_NO_PARAVIRT: 'ERR_NO_PARAVIRT',
   /** `console`: no tty published for the domain, or its pty cannot be opened. */
   ERR_CONSOLE_UNAVAILABLE: 'ERR_CONSOLE_UNAVAILABLE',
+  /** `create` of a PV guest with e820_host: the host memory map cannot be turned into the guest's. */
+  ERR_E820_HOST: 'ERR_E820_HOST',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | string;
 
