@@ -179,6 +179,34 @@ int xc_domain_unbind_pt_irq(xc_interface *xch, uint32_t domid, uint8_t machine_i
     DOMCTL(xc_domain_unbind_pt_irq, "%u %u %u %u %u %u %u", domid, machine_irq, irq_type, bus, device, intx, isa_irq)
 }
 
+/*
+ * Memory maps. The host map is a server's shape with entries above 4 GiB and one past 2^53
+ * (64-bit fields must survive the trip); like Xen, the call refuses a table with no room for
+ * one more entry than it has (EINVAL).
+ */
+static const struct e820entry FAKE_HOST_MAP[] = {
+    { 0x0, 0x9fc00, E820_RAM },
+    { 0x100000, 0x7fedf000, E820_RAM },
+    { 0x7ffdf000, 0x21000, E820_RESERVED },
+    { 0x7f000000ULL, 0x10000, E820_ACPI },
+    { 0xfec00000, 0x1000, E820_RESERVED },
+    { 0x100000000ULL, 0x40000000ULL, E820_RAM },
+    { 0x3ff0000000000000ULL, 0x123456789ULL, E820_NVS },
+};
+int xc_get_machine_memory_map(xc_interface *xch, struct e820entry entries[], uint32_t max_entries) {
+    unsigned n = sizeof(FAKE_HOST_MAP) / sizeof(FAKE_HOST_MAP[0]);
+    record("xc_get_machine_memory_map %u", max_entries);
+    if (max_entries < n + 1) return fail(xch, EINVAL, "xc_get_machine_memory_map", 0);
+    memcpy(entries, FAKE_HOST_MAP, sizeof(FAKE_HOST_MAP));
+    return (int)n;
+}
+int xc_domain_set_memory_map(xc_interface *xch, uint32_t domid, struct e820entry entries[], uint32_t nr_entries) {
+    record("xc_domain_set_memory_map %u %u", domid, nr_entries);
+    for (uint32_t i = 0; i < nr_entries; i++) record("  %#" PRIx64 " %#" PRIx64 " %u", entries[i].addr, entries[i].size, entries[i].type);
+    if (domid == FIX_MISSING_DOMID) return fail(xch, ESRCH, "xc_domain_set_memory_map", domid);
+    return 0;
+}
+
 /* libxenstore, for xl: domain names. */
 struct xs_handle *xs_open(unsigned long flags) { (void)flags; return (struct xs_handle *)calloc(1, 16); }
 void xs_close(struct xs_handle *h) { free(h); }

@@ -312,6 +312,40 @@ describe('bindings against the stand-in libxenctrl', () => {
     ]);
   });
 
+  it('machineMemoryMap and setMemoryMap carry packed 20-byte e820 entries both ways, 64-bit fields intact', () => {
+    const r = inChild(`
+      const xc = m.openXc({ libraryPath: FAKE });
+      reset();
+      const host = xc.machineMemoryMap();
+      const small = catching(() => xc.machineMemoryMap(4));
+      xc.setMemoryMap(3, host.filter((e) => e.type !== 1));
+      const missing = catching(() => xc.setMemoryMap(99, []));
+      return { host, small, missing, calls: calls() };
+    `);
+    expect(r.$uncaught).toBeUndefined();
+    expect(r.host).toEqual([
+      { addr: 0x0n, size: 0x9fc00n, type: 1 },
+      { addr: 0x100000n, size: 0x7fedf000n, type: 1 },
+      { addr: 0x7ffdf000n, size: 0x21000n, type: 2 },
+      { addr: 0x7f000000n, size: 0x10000n, type: 3 },
+      { addr: 0xfec00000n, size: 0x1000n, type: 2 },
+      { addr: 0x100000000n, size: 0x40000000n, type: 1 },
+      { addr: 0x3ff0000000000000n, size: 0x123456789n, type: 4 },
+    ]);
+    expect(r.small).toMatchObject({ syscall: 'xc_get_machine_memory_map', code: 'EINVAL' });
+    expect(r.missing).toMatchObject({ syscall: 'xc_domain_set_memory_map', code: 'ESRCH' });
+    expect(r.calls).toEqual([
+      'xc_get_machine_memory_map 128',
+      'xc_get_machine_memory_map 4',
+      'xc_domain_set_memory_map 3 4',
+      '  0x7ffdf000 0x21000 2',
+      '  0x7f000000 0x10000 3',
+      '  0xfec00000 0x1000 2',
+      '  0x3ff0000000000000 0x123456789 4',
+      'xc_domain_set_memory_map 99 0',
+    ]);
+  });
+
   it('createDomain fills xen_domctl_createdomain so that C reads the right fields', () => {
     const r = inChild(`
       const xc = m.openXc({ libraryPath: FAKE });

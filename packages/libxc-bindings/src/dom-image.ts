@@ -213,13 +213,7 @@ export class DomImage {
     const table = k.alloc(t.e820entry, Math.max(1, entries.length));
     k.encode(table, t.e820entry, entries, entries.length);
     this.keep.push(table);
-    const d = checkDomid(domid);
-    const raw = this.xc.internals('xc_domain_set_memory_map');
-    raw.drainLog();
-    k.errno(0);
-    const r = this.xg.xc_domain_set_memory_map(raw.handle, d, table, entries.length) as number;
-    const errno = k.errno();
-    if (r < 0) throw raw.fail('xc_domain_set_memory_map', errno);
+    this.xc.setMemoryMap(domid, entries);
     k.encode(dom, k.offsetof(t.xc_dom_image, 'e820'), 'void *', table);
     k.encode(dom, k.offsetof(t.xc_dom_image, 'e820_entries'), 'unsigned int', entries.length);
   }

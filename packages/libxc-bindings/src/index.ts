@@ -4,8 +4,8 @@
  * Nothing loads at import time: koffi and libxenctrl are loaded by the first `openXc()`.
  * No koffi type crosses this boundary; results are plain objects, failures are coded errors.
  */
-export { openXc, hostUnavailableFromErrno, createDomainStruct, XcInterface } from './xc-interface';
-export type { OpenXcOptions, XenVersion, CreateDomainConfig, BindPtIrq } from './xc-interface';
+export { openXc, hostUnavailableFromErrno, createDomainStruct, XcInterface, E820MAX } from './xc-interface';
+export type { OpenXcOptions, XenVersion, CreateDomainConfig, BindPtIrq, E820Entry } from './xc-interface';
 export type { DomainInfo, PhysInfo, PhysCapabilities } from './decode';
 export { decodeDomainInfo, decodePhysinfo, uuidFromBytes } from './decode';
 export type { XcLogMessage } from './logger';

@@ -198,8 +198,6 @@ export interface Libxenguest {
   xc_hvm_param_get: Fn;
   // int xc_set_paging_mempool_size(xc_interface *xch, uint32_t domid, uint64_t size);
   xc_set_paging_mempool_size: Fn;
-  // int xc_domain_set_memory_map(xc_interface *xch, uint32_t domid, struct e820entry entries[], uint32_t nr_entries);
-  xc_domain_set_memory_map: Fn;
   // void *xc_map_foreign_range(xc_interface *xch, uint32_t dom, int size, int prot, unsigned long mfn);
   xc_map_foreign_range: Fn;
   // libc: int munmap(void *addr, size_t length);
@@ -258,7 +256,6 @@ export function loadLibxenguest(libxcPath: string): Libxenguest {
     xc_hvm_param_set: xc.func('int xc_hvm_param_set(void *xch, uint32_t dom, uint32_t param, uint64_t value)'),
     xc_hvm_param_get: xc.func('int xc_hvm_param_get(void *xch, uint32_t dom, uint32_t param, _Out_ uint64_t *value)'),
     xc_set_paging_mempool_size: xc.func('int xc_set_paging_mempool_size(void *xch, uint32_t domid, uint64_t size)'),
-    xc_domain_set_memory_map: xc.func('int xc_domain_set_memory_map(void *xch, uint32_t domid, void *entries, uint32_t nr_entries)'),
     xc_map_foreign_range: xc.func('void *xc_map_foreign_range(void *xch, uint32_t dom, int size, int prot, unsigned long mfn)'),
     munmap: k.load('libc.so.6').func('int munmap(void *addr, size_t length)'),
   };

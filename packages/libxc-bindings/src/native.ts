@@ -183,6 +183,11 @@ export interface Libxc {
   xc_domain_setmaxmem: Fn;
   // int xc_domain_pause(xc_interface *xch, uint32_t domid);
   xc_domain_pause: Fn;
+  // int xc_get_machine_memory_map(xc_interface *xch, struct e820entry entries[], uint32_t max_entries);
+  // (returns the number of entries written, or -1 with errno)
+  xc_get_machine_memory_map: Fn;
+  // int xc_domain_set_memory_map(xc_interface *xch, uint32_t domid, struct e820entry entries[], uint32_t nr_entries);
+  xc_domain_set_memory_map: Fn;
   // int xc_domain_unpause(xc_interface *xch, uint32_t domid);
   xc_domain_unpause: Fn;
   // int xc_domain_destroy(xc_interface *xch, uint32_t domid);
@@ -275,6 +280,8 @@ export function loadLibxc(libraryPath?: string): Libxc {
     xc_domain_max_vcpus: f('int xc_domain_max_vcpus(void *xch, uint32_t domid, unsigned int max)'),
     xc_domain_setmaxmem: f('int xc_domain_setmaxmem(void *xch, uint32_t domid, uint64_t max_memkb)'),
     xc_domain_pause: f('int xc_domain_pause(void *xch, uint32_t domid)'),
+    xc_get_machine_memory_map: f('int xc_get_machine_memory_map(void *xch, void *entries, uint32_t max_entries)'),
+    xc_domain_set_memory_map: f('int xc_domain_set_memory_map(void *xch, uint32_t domid, void *entries, uint32_t nr_entries)'),
     xc_domain_unpause: f('int xc_domain_unpause(void *xch, uint32_t domid)'),
     xc_domain_destroy: f('int xc_domain_destroy(void *xch, uint32_t domid)'),
     xc_domain_shutdown: f('int xc_domain_shutdown(void *xch, uint32_t domid, int reason)'),

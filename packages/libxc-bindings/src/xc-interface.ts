@@ -29,6 +29,19 @@ import { koffi, type Libxc, loadLibxc, structTypes } from './native';
 import { encodeSbdf, type PciAddress } from './sbdf';
 import { domid as checkDomid, frameRange, type FrameRange, int32, u64, uint } from './validate';
 
+/** One `struct e820entry` (xenctrl.h): a memory map entry as Xen takes and reports them. */
+export interface E820Entry {
+  addr: bigint;
+  size: bigint;
+  /** E820_RAM 1, RESERVED 2, ACPI 3, NVS 4, UNUSABLE 5. */
+  type: number;
+}
+
+/** xenctrl.h E820MAX: the table size libxl uses for the host's map and the guest's. */
+export const E820MAX = 128;
+/** sizeof(struct e820entry): packed u64 addr, u64 size, u32 type (layout.test.ts checks it). */
+const E820_ENTRY_SIZE = 20;
+
 export interface OpenXcOptions {
   /** Load libxenctrl from this file instead of the soname (it must carry soname libxenctrl.so.4.17). */
   libraryPath?: string;
@@ -405,6 +418,37 @@ export class XcInterface {
     const d = checkDomid(domid);
     const kib = u64('maxMemKiB', maxMemKiB);
     this.call('xc_domain_setmaxmem', (h) => this.api.xc_domain_setmaxmem(h, d, kib) as number);
+  }
+
+  /**
+   * The host's memory map (XENMEM_machine_memory_map; dom0 only): Xen's E820 plus a reserved
+   * entry for every hole dom0 may not map (IOAPIC pages, ...). Xen refuses (EINVAL) a table
+   * without room for one entry more than it has; libxl asks with E820MAX.
+   */
+  machineMemoryMap(maxEntries = E820MAX): E820Entry[] {
+    const max = uint('maxEntries', maxEntries, 0xffff);
+    const buf = Buffer.alloc(E820_ENTRY_SIZE * Math.max(1, max));
+    const n = this.call('xc_get_machine_memory_map', (h) => this.api.xc_get_machine_memory_map(h, buf, max) as number);
+    return Array.from({ length: Math.min(n, max) }, (_, i) => {
+      const o = i * E820_ENTRY_SIZE;
+      return { addr: buf.readBigUInt64LE(o), size: buf.readBigUInt64LE(o + 8), type: buf.readUInt32LE(o + 16) };
+    });
+  }
+
+  /**
+   * A domain's memory map (XENMEM_set_memory_map), what the guest reads with XENMEM_memory_map.
+   * For a PV guest it replaces the one-entry map xc_domain_set_memmap_limit wrote.
+   */
+  setMemoryMap(domid: number, entries: readonly E820Entry[]): void {
+    const d = checkDomid(domid);
+    const buf = Buffer.alloc(E820_ENTRY_SIZE * Math.max(1, entries.length));
+    entries.forEach((e, i) => {
+      const o = i * E820_ENTRY_SIZE;
+      buf.writeBigUInt64LE(u64('addr', e.addr), o);
+      buf.writeBigUInt64LE(u64('size', e.size), o + 8);
+      buf.writeUInt32LE(uint('type', e.type, 0xffffffff), o + 16);
+    });
+    this.call('xc_domain_set_memory_map', (h) => this.api.xc_domain_set_memory_map(h, d, buf, entries.length) as number);
   }
 
   /** Pauses are counted: each pause needs its own unpause. */
