@@ -3,9 +3,12 @@ import { parseConfig } from '../../packages/xentool/src/config/parse-config';
 import { domainConfigFromFile } from '../../packages/xentool/src/config/domain-config';
 import { resolveCreate } from '../../packages/xentool/src/domain/create-request';
 import { planCreate, type CreateObservation } from '../../packages/xentool/src/domain/plan-create';
+import { e820FromJson, e820HostMap, type E820Json } from '../../packages/xentool/src/domain/e820-host';
+import { SIM_MACHINE_MEMORY_MAP } from '../../packages/xentool/src/host/sim/sim-hypervisor';
 
 const UUID = '11111111-2222-4333-8444-555555555555';
 const req = (text: string, paused = false) => resolveCreate(domainConfigFromFile(parseConfig(text, 'g.cfg')), { uuid: UUID, paused });
+const HOST_MAP = e820FromJson([...SIM_MACHINE_MEMORY_MAP]);
 const obs = (over: Partial<CreateObservation> = {}): CreateObservation => ({
   names: ['Domain-0'],
   freeKiB: 1024 * 1024,
@@ -47,8 +50,38 @@ describe('planCreate', () => {
   });
 
   it('puts PCI attach steps after the console and before the unpause', () => {
-    const ops = planCreate(req('name="g"\ntype="pv"\nkernel="/k"\npci=["00:04.0","00:05.0"]\n'), obs()).steps.map((s) => s.op);
+    const ops = planCreate(req('name="g"\ntype="pv"\nkernel="/k"\npci=["00:04.0","00:05.0"]\n'), obs({ machineMemoryMap: HOST_MAP })).steps.map((s) => s.op);
     expect(ops.slice(ops.indexOf('console.add'))).toEqual(['console.add', 'pci.attach', 'pci.attach', 'domain.unpause', 'monitor.start']);
+  });
+
+  describe('e820_host', () => {
+    const e820Step = (text: string, o = obs({ machineMemoryMap: HOST_MAP })) => planCreate(req(text), o).steps.find((s) => s.op === 'domain.e820-host');
+    const PV = 'name="g"\ntype="pv"\nkernel="/k"\nmemory=128\nmaxmem=256\n';
+
+    it('a PV guest with pci= gets the host-derived map right after build-pre, for its memory and maxmem', () => {
+      const p = planCreate(req(`${PV}pci=["00:04.0"]\n`), obs({ machineMemoryMap: HOST_MAP }));
+      const ops = p.steps.map((s) => s.op);
+      expect(ops.slice(ops.indexOf('domain.build-pre'), ops.indexOf('domain.build-pre') + 3)).toEqual(['domain.build-pre', 'domain.e820-host', 'domain.build-pv']);
+      const step = p.steps.find((s) => s.op === 'domain.e820-host')!;
+      expect(e820FromJson(step.map as E820Json[])).toEqual(e820HostMap(HOST_MAP, { targetKiB: 128 * 1024, maxKiB: 256 * 1024 }));
+    });
+
+    it('e820_host=1 without devices turns it on; e820_host=0 cannot turn it off while pci= lists devices (xl 4.17 forces it)', () => {
+      expect(e820Step(`${PV}e820_host=1\n`)).toBeDefined();
+      expect(e820Step(`${PV}e820_host=0\npci=["00:04.0"]\n`)).toBeDefined();
+      expect(e820Step(PV)).toBeUndefined();
+      expect(e820Step(`${PV}e820_host=0\n`)).toBeUndefined();
+    });
+
+    it('HVM guests never get it (libxl reads e820_host for PV only)', () => {
+      const hvm = 'name="g"\ntype="hvm"\nmemory=128\npci=["00:04.0"]\ne820_host=1\n';
+      const r = resolveCreate(domainConfigFromFile(parseConfig(hvm, 'g.cfg')), { uuid: UUID, paused: false });
+      expect(r.e820Host).toBe(false);
+    });
+
+    it('a host map libxl cannot use fails the plan with ERR_E820_HOST, before anything is created', () => {
+      expect(() => e820Step(`${PV}e820_host=1\n`, obs({ machineMemoryMap: [] }))).toThrow(expect.objectContaining({ code: 'ERR_E820_HOST' }));
+    });
   });
 
   it.each([

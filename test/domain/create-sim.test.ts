@@ -4,9 +4,11 @@
  * these check the planner's refusals, the xenstore layout libxl would write, and that any
  * failure part-way leaves the host exactly as it was.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimBench } from '../pci/sim-helpers';
+import { e820FromJson, e820HostMap, type E820Json, e820ToJson } from '../../packages/xentool/src/domain/e820-host';
+import { SIM_MACHINE_MEMORY_MAP } from '../../packages/xentool/src/host/sim/sim-hypervisor';
 
 let b: SimBench;
 let kernel: string;
@@ -96,6 +98,22 @@ describe('create on the simulated host', () => {
     expect((await b.ok(['list', 'g1'])).stdout).toMatch(/--p---/);
   });
 
+  it('the guest memory map: one RAM entry up to maxmem without e820_host, the host-derived map with it', async () => {
+    const hvDomain = (domid: string) => {
+      const st = JSON.parse(readFileSync(join(b.state, 'state.json'), 'utf8')) as { hypervisor: { domains: { domid: number; memoryMap?: E820Json[] }[] } };
+      return st.hypervisor.domains.find((d) => d.domid === Number(domid));
+    };
+    await b.ok(['create', pvConfig('g1', 'maxmem = 192\n')]);
+    const plain = hvDomain((await b.ok(['domid', 'g1'])).stdout.trim());
+    expect(plain?.memoryMap).toEqual([{ addr: '0x0', size: `0x${(192 * 1024 * 1024).toString(16)}`, type: 1 }]);
+    await b.ok(['create', pvConfig('g2', 'maxmem = 192\ne820_host = 1\n')]);
+    const host = hvDomain((await b.ok(['domid', 'g2'])).stdout.trim());
+    expect(host?.memoryMap).toEqual(e820ToJson(e820HostMap(e820FromJson([...SIM_MACHINE_MEMORY_MAP]), { targetKiB: 128 * 1024, maxKiB: 192 * 1024 })));
+    // The map really is the host's shape: its reserved holes are there, and RAM past memory= sits at 4 GiB.
+    expect(host?.memoryMap?.filter((e) => e.type === 2).map((e) => e.addr)).toEqual(['0x7ffdf000', '0xb0000000', '0xfed1c000', '0xfffc0000', '0xfd00000000']);
+    expect(host?.memoryMap?.at(-1)).toEqual({ addr: '0x100000000', size: `0x${(64 * 1024 * 1024).toString(16)}`, type: 1 });
+  });
+
   it('destroy leaves no node, no domain and the memory free again', async () => {
     const before = b.xenstore('/');
     const free = (await b.ok(['info', 'free_memory'])).stdout;
@@ -114,6 +132,8 @@ describe('create on the simulated host', () => {
     const plan = (JSON.parse(r.stdout) as { plan: { steps: { op: string }[] } }).plan.steps.map((st) => st.op);
     // Attached after the console and before the unpause: pcifront finds them when it first connects.
     expect(plan.slice(plan.indexOf('console.add'))).toEqual(['console.add', 'pci.attach', 'pci.attach', 'domain.unpause', 'monitor.start']);
+    // xl's e820_host, forced on by pci=: the guest's map is derived from the host's.
+    expect(plan[plan.indexOf('domain.build-pre') + 1]).toBe('domain.e820-host');
     await b.ok(['create', pvConfig('g1', "pci = [ '01:00.0', '03:00.0' ]\n")]);
     expect((await b.ok(['pci-list', 'g1'])).stdout).toBe('Vdev Device\n00.0 0000:01:00.0\n00.0 0000:03:00.0\n');
     expect((await b.ok(['sim-guest', 'g1'])).stdout).toBe('guest sees 0000:00:00.00\nguest sees 0000:00:01.00\n');

@@ -12,6 +12,7 @@ import { waitFor } from '../xs/wait-for';
 import type { CreateDomainArgs, DomainOps } from './domain-ops';
 import { destroyDomain } from './destroy-domain';
 import { type HvmOptions, qemuXenArgv } from './hvm-options';
+import { type E820Json, e820FromJson, formatE820 } from './e820-host';
 import { removeDomainNodes, writeBuildPost, writeConsole, writeDeviceModelPre, writeSkeleton } from './xs-domain';
 
 export interface CreateState {
@@ -101,6 +102,13 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
         });
         state.storePort = r.storePort;
         state.consolePort = r.consolePort;
+        return [];
+      },
+    },
+    'domain.e820-host': {
+      describe: (s) => `give the guest a memory map derived from the host's: ${formatE820(e820FromJson(s.map as E820Json[])).join(', ')}`,
+      apply: async (s) => {
+        await ops.setMemoryMap(domid(), e820FromJson(s.map as E820Json[]));
         return [];
       },
     },

@@ -32,6 +32,8 @@ export interface CreateRequest {
   /** HVM: device model settings (null for PV). */
   hvm: HvmOptions | null;
   device_model_version: DomainConfig['device_model_version'];
+  /** PV: give the guest a memory map derived from the host's (xl's e820_host; on with pci=). */
+  e820Host: boolean;
 }
 
 /** libxl's LIBXL_MEMKB_DEFAULT resolution: 32 MiB when neither memory nor maxmem is set. */
@@ -81,5 +83,7 @@ export function resolveCreate(cfg: DomainConfig, opts: { uuid: string; paused: b
     paused: opts.paused,
     hvm: cfg.type === 'hvm' ? (opts.hvm ?? DEFAULT_HVM_OPTIONS) : null,
     device_model_version: cfg.device_model_version,
+    // libxl reads u.pv.e820_host for PV guests only.
+    e820Host: cfg.type === 'pv' && cfg.e820_host,
   };
 }

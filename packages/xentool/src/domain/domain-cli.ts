@@ -58,7 +58,13 @@ export async function observeCreate(ops: DomainOps, req: CreateRequest): Promise
   const files: Record<string, boolean> = {};
   const hvmFiles = req.hvm ? [req.hvm.firmware, req.hvm.systemFirmware, QEMU_XEN] : [];
   for (const f of [req.kernel, req.ramdisk, ...hvmFiles]) if (f !== null) files[f] = await ops.readable(f);
-  return { names: domains.map((d) => d.name).filter((n): n is string => n !== undefined), freeKiB: facts.freeKiB, caps: facts.caps, files };
+  return {
+    names: domains.map((d) => d.name).filter((n): n is string => n !== undefined),
+    freeKiB: facts.freeKiB,
+    caps: facts.caps,
+    files,
+    ...(req.e820Host ? { machineMemoryMap: await ops.machineMemoryMap() } : {}),
+  };
 }
 
 /** pci=[...] devices must be assignable before anything is created (issue 9: nothing left behind). */

@@ -7,6 +7,7 @@
 import type { DomainRecord } from '../host/host';
 import type { QmpClient } from '../qmp/qmp-client';
 import type { Xs } from '../xs/xs';
+import type { E820Entry } from './e820-host';
 
 export interface CreateDomainArgs {
   type: 'pv' | 'hvm' | 'pvh';
@@ -79,6 +80,10 @@ export interface DomainOps {
   /** max_vcpus, setmaxmem, the store and console event channels, memmap limit, TSC, CPUID. */
   buildPre(domid: number, a: BuildPreArgs): Promise<{ storePort: number; consolePort: number }>;
   buildPv(domid: number, a: BuildPvArgs): Promise<{ storeMfn: bigint; consoleMfn: bigint }>;
+  /** The host's memory map (xc_get_machine_memory_map with libxl's E820MAX). */
+  machineMemoryMap(): Promise<E820Entry[]>;
+  /** xc_domain_set_memory_map: the map the guest reads (PV: replaces the memmap limit's). */
+  setMemoryMap(domid: number, map: readonly E820Entry[]): Promise<void>;
   /** HVM: the store and console frames are guest frame numbers (an HVM guest's own). */
   buildHvm(domid: number, a: BuildHvmArgs): Promise<{ storeMfn: bigint; consoleMfn: bigint }>;
   /** Starts the device model in its own session; returns its pid. */

@@ -10,6 +10,7 @@ import { XentoolError } from '../errors';
 import type { Plan, Step } from '../plan/plan';
 import type { CreateRequest } from './create-request';
 import { QEMU_XEN, qemuXenArgv } from './hvm-options';
+import { type E820Entry, e820HostMap, e820ToJson } from './e820-host';
 
 export interface CreateObservation {
   /** Names of existing domains. */
@@ -19,6 +20,8 @@ export interface CreateObservation {
   caps: { pv: boolean; hvm: boolean; directio: boolean; gnttabV1: boolean; gnttabV2: boolean };
   /** Files the config names, and whether each is a readable regular file. */
   files: Record<string, boolean>;
+  /** The host's memory map, read when the request has e820_host. */
+  machineMemoryMap?: E820Entry[];
 }
 
 /** libxl's LIBXL_MAXMEM_CONSTANT: setmaxmem gets target + 1 MiB of slack. */
@@ -40,6 +43,7 @@ export function planCreate(req: CreateRequest, obs: CreateObservation): Plan {
   const steps: Step[] = [
     ...headSteps(req, obs, 'claims the name at once (a second create of the same name now fails) and gives the guest its own nodes, as libxl__domain_make does before building'),
     buildPreStep(req, {}, 'max_vcpus must equal createdomain, setmaxmem must precede populating memory, and the store/console event channels must exist before the image records them in start_info'),
+    ...(req.e820Host ? [e820HostStep(req, obs)] : []),
     {
       op: 'domain.build-pv',
       kernel: req.kernel,
@@ -65,6 +69,20 @@ export function planCreate(req: CreateRequest, obs: CreateObservation): Plan {
     }),
   ];
   return { title: `create ${req.name}`, steps };
+}
+
+/**
+ * e820_host (e820-host.ts): the guest's memory map from the host's, computed here so that -N
+ * shows it. No undo of its own: the map lives and dies with the domain (domain.create's undo).
+ */
+function e820HostStep(req: CreateRequest, obs: CreateObservation): Step {
+  if (!obs.machineMemoryMap) throw new XentoolError('ERR_INTERNAL', `${req.source}: the host memory map was not read`);
+  const map = e820HostMap(obs.machineMemoryMap, { targetKiB: req.targetMemKiB, maxKiB: req.maxMemKiB }, req.source);
+  return {
+    op: 'domain.e820-host',
+    map: e820ToJson(map),
+    why: 'e820_host (xl turns it on for a PV guest with pci=): the guest must see the host’s reserved and ACPI regions, or it may take a hole below 4 GiB for free PCI space and place a BAR there; after build-pre, whose memmap limit wrote the one-entry map this replaces (libxl__arch_domain_create does the same), and before the guest first runs and reads it',
+  };
 }
 
 /** Every file the guest needs (kernel, ramdisk, and the type's own) must be readable. */

@@ -8,6 +8,7 @@ import type { Xs } from '../xs/xs';
 import type { QmpClient } from '../qmp/qmp-client';
 import type { BuildHvmArgs, BuildPreArgs, BuildPvArgs, CreateDomainArgs, DomainOps, HostFacts, ShutdownCode, SpawnDm } from './domain-ops';
 import { readableFile } from './readable-file';
+import type { E820Entry } from './e820-host';
 
 export class RealDomainOps implements DomainOps {
   readonly kind = 'real' as const;
@@ -83,6 +84,14 @@ export class RealDomainOps implements DomainOps {
     // libxl__cpuid_legacy: pae is always true for PV; itsc follows tsc_mode (default: off).
     cpuidApplyPolicy(this.xc, domid, { pae: true, itsc: false, nestedVirt: false });
     return { storePort, consolePort };
+  }
+
+  async machineMemoryMap(): Promise<E820Entry[]> {
+    return this.xc.machineMemoryMap();
+  }
+
+  async setMemoryMap(domid: number, map: readonly E820Entry[]): Promise<void> {
+    this.xc.setMemoryMap(domid, map);
   }
 
   async buildPv(domid: number, a: BuildPvArgs): Promise<{ storeMfn: bigint; consoleMfn: bigint }> {

@@ -11,6 +11,7 @@ import type { QmpClient } from '../qmp/qmp-client';
 import type { BuildHvmArgs, BuildPreArgs, BuildPvArgs, CreateDomainArgs, DomainOps, HostFacts, ShutdownCode, SpawnDm } from './domain-ops';
 import { HVMLOADER, QEMU_XEN, SEABIOS } from './hvm-options';
 import { readableFile } from './readable-file';
+import { E820_RAM, E820MAX, type E820Entry, e820FromJson, e820ToJson } from './e820-host';
 
 /** Where the simulated guest's store and console pages "are": fixed, recognisable frames. */
 const SIM_STORE_MFN_BASE = 0x100000n;
@@ -64,7 +65,17 @@ export class SimDomainOps implements DomainOps {
     // Xen 4.17 refuses a max_vcpus that differs from createdomain's with EINVAL.
     if (this.maxVcpus.has(domid) && this.maxVcpus.get(domid) !== a.maxVcpus) throw new HypervisorError('xc_domain_max_vcpus', 'EINVAL');
     m.maxMemKiB = a.maxMemKiB;
+    // xc_domain_set_memmap_limit is xc_domain_set_memory_map with one RAM entry from 0.
+    if (!a.hvm) this.host.hv.setMemoryMap(domid, e820ToJson([{ addr: 0n, size: BigInt(a.memmapLimitKiB) << 10n, type: E820_RAM }]));
     return { storePort: 1, consolePort: 2 };
+  }
+
+  async machineMemoryMap(): Promise<E820Entry[]> {
+    return e820FromJson(this.host.hv.machineMemoryMap(E820MAX));
+  }
+
+  async setMemoryMap(domid: number, map: readonly E820Entry[]): Promise<void> {
+    this.host.hv.setMemoryMap(domid, e820ToJson(map));
   }
 
   async buildPv(domid: number, a: BuildPvArgs): Promise<{ storeMfn: bigint; consoleMfn: bigint }> {

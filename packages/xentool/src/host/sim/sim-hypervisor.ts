@@ -28,10 +28,42 @@ export interface SimDomainState {
   irqs: number[];
   /** irq → pirq for IRQs mapped into this domain. */
   pirqs: Record<string, number>;
+  /** The memory map the guest reads (XENMEM_memory_map), as xc_domain_set_memory_map left it. */
+  memoryMap?: SimE820Entry[];
 }
+
+/** A `struct e820entry` in the state file (hex strings: JSON has no 64-bit integers). */
+export interface SimE820Entry {
+  addr: string;
+  size: string;
+  type: number;
+}
+
+/**
+ * The host map XENMEM_machine_memory_map answers when the state names none: the one Xen printed
+ * at boot in the served Xen VM (QEMU q35, 5 GiB; test/xen/work/runs/<run>/serial.log,
+ * "Xen-e820 RAM map"). A real Xen adds reserved entries for the holes dom0 may not map.
+ */
+export const SIM_MACHINE_MEMORY_MAP: readonly SimE820Entry[] = [
+  { addr: '0x0', size: '0x9fc00', type: 1 },
+  { addr: '0x9fc00', size: '0x400', type: 2 },
+  { addr: '0xf0000', size: '0x10000', type: 2 },
+  { addr: '0x100000', size: '0x7fedf000', type: 1 },
+  { addr: '0x7ffdf000', size: '0x21000', type: 2 },
+  { addr: '0xb0000000', size: '0x10000000', type: 2 },
+  { addr: '0xfed1c000', size: '0x4000', type: 2 },
+  { addr: '0xfffc0000', size: '0x40000', type: 2 },
+  { addr: '0x100000000', size: '0x40000000', type: 1 },
+  { addr: '0xfd00000000', size: '0x300000000', type: 2 },
+];
+
+/** Xen's own E820MAX (xen/arch/x86/include/asm/e820.h): XENMEM_set_memory_map refuses more. */
+const XEN_E820MAX = 1024;
 
 export interface SimHypervisorState {
   domains: SimDomainState[];
+  /** The host memory map; absent: SIM_MACHINE_MEMORY_MAP. */
+  machineMemoryMap?: SimE820Entry[];
   /** sbdf (decimal string) → owning domid (0 = dom0, DOMID_IO = quarantine). */
   pciOwners: Record<string, number>;
 }
@@ -81,6 +113,20 @@ export class SimHypervisor implements PciHypervisor {
     if (owner === undefined || (owner !== 0 && owner !== DOMID_IO)) {
       throw new HypervisorError('xc_test_assign_device', 'EINVAL', 'already assigned, or non-existent');
     }
+  }
+
+  /** XENMEM_machine_memory_map: Xen refuses a table without room for one entry more (EINVAL). */
+  machineMemoryMap(maxEntries: number): SimE820Entry[] {
+    const map = this.state.machineMemoryMap ?? SIM_MACHINE_MEMORY_MAP;
+    if (maxEntries < map.length + 1) throw new HypervisorError('xc_get_machine_memory_map', 'EINVAL');
+    return map.map((e) => ({ ...e }));
+  }
+
+  /** XENMEM_set_memory_map: any existing domain, at most Xen's E820MAX entries. */
+  setMemoryMap(domid: number, map: readonly SimE820Entry[]): void {
+    const d = this.get('xc_domain_set_memory_map', domid);
+    if (map.length > XEN_E820MAX) throw new HypervisorError('xc_domain_set_memory_map', 'EINVAL');
+    d.memoryMap = map.map((e) => ({ ...e }));
   }
 
   async assignDevice(domid: number, sbdf: number, flags: number): Promise<void> {
