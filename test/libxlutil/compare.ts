@@ -112,5 +112,6 @@ export function compareXlPci(text: string, want: XlPciOut): string | undefined {
     const exp = JSON.stringify(theirs, Object.keys(theirs));
     if (mine !== exp) return `pci[${i}]: ours ${mine} xl ${exp}`;
   }
+  if (model.type === 'pv' && want.e820_host !== null && model.e820_host !== want.e820_host) return `e820_host: ours ${model.e820_host} xl ${want.e820_host}`;
   return undefined;
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseConfig } from '../../packages/xentool/src/config/parse-config';
 import { formatConfigText } from '../../packages/xentool/src/config/format-config';
+import { domainConfigFromFile } from '../../packages/xentool/src/config/domain-config';
 import { Oracle, oracleUnavailable } from './oracle';
 import { compareConfig, compareSpec, compareXlPci } from './compare';
 import { fragmentConfig, fragmentSpec, mutated, pciConfig, structuredConfig, structuredSpec } from './generators';
@@ -145,6 +146,26 @@ maybe('differential: libxlutil 4.17 as the oracle', () => {
       return d ? [`${JSON.stringify(t)}: ${d}`] : [];
     });
     expect(bad).toEqual([]);
+  });
+
+  it('e820_host for a PV guest equals xl_parse.c + libxl: the key as a number, forced on by pci= devices', () => {
+    const pci = ['', 'pci = []\n', 'pci = [ "03:00.0" ]\n'];
+    const values = [null, '0', '1', '0x0', '0x10', '"-1"', '010', '4294967296', '"1"', "'0'"];
+    const inputs = pci.flatMap((p) => values.map((v) => `name = "vm"\n${v === null ? '' : `e820_host = ${v}\n`}${p}`));
+    const outs = oracle.xlpci(inputs);
+    const ours = inputs.map((t) => domainConfigFromFile(parseConfig(t, 'SRC')).e820_host);
+    expect(ours).toEqual(outs.map((o) => o.e820_host));
+    // Both ways happen: off without devices, on with them whatever the key says.
+    expect(new Set(ours)).toEqual(new Set([true, false]));
+    expect(ours.slice(2 * values.length).every(Boolean)).toBe(true);
+  });
+
+  it('divergence: a malformed e820_host is a warning and the default in xl, a located error here', () => {
+    const text = 'name = "vm"\ne820_host = "yes"\n';
+    const [xl] = oracle.xlpci([text]);
+    expect(xl.e820_host).toBe(false);
+    expect(xl.report).toMatch(/e820_host/);
+    expect(() => domainConfigFromFile(parseConfig(text, 'f.cfg'))).toThrow(/^f\.cfg:2:\d+: e820_host: /);
   });
 
   it('known libxlutil facts hold (the man-page example is rejected, permissive=yes is 0)', () => {

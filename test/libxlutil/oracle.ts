@@ -55,6 +55,8 @@ export interface SpecOut {
 export interface XlPciOut {
   rc: number;
   pci: { rc: number; pci: PciOut }[];
+  /** A PV guest's e820_host after xl_parse.c and libxl's default; null when xl would exit. */
+  e820_host: boolean | null;
   report: string;
 }
 

@@ -6,7 +6,9 @@
  *
  * xlpci parses a config and then reads its PCI devices exactly as xl_parse.c (4.17) does: the
  * global pci_* keys and rdm= policy as defaults, then xlu_pci_parse_spec_string per list item,
- * stopping at the first item that is not a string.
+ * stopping at the first item that is not a string. It also prints the PV e820_host that follows
+ * (xl_parse.c reads the key, then forces it on when pci= lists devices; libxl's setdefault
+ * makes an unset one false), or null when xl would have exited on a bad device.
  *
  * A record is "<decimal length>\n<length bytes>", so inputs may hold newlines and any byte.
  * Bytes >= 0x80 are printed as \u00XX (Latin-1), which the tests undo.
@@ -114,8 +116,8 @@ static void put_pci(const libxl_device_pci *p)
     putchar('}');
 }
 
-/* xl_parse.c parse_config_data, the pci part. */
-static void put_xl_pcis(XLU_Config *cfg)
+/* xl_parse.c parse_config_data, the pci part. Returns the number of devices, -1 if xl exits. */
+static int put_xl_pcis(XLU_Config *cfg)
 {
     long l;
     int msi = 0, pm = 0, perm = 0, seize = 0, i, e;
@@ -134,7 +136,7 @@ static void put_xl_pcis(XLU_Config *cfg)
         libxl_rdm_reserve_init(&rdm);
         if (!xlu_rdm_parse(cfg, &rdm, buf)) policy = rdm.policy;
     }
-    if (xlu_cfg_get_list(cfg, "pci", &pcis, 0, 0)) return;
+    if (xlu_cfg_get_list(cfg, "pci", &pcis, 0, 0)) return 0;
     for (i = 0; (buf = xlu_cfg_get_listitem(pcis, i)) != NULL; i++) {
         libxl_device_pci pci;
         libxl_device_pci_init(&pci);
@@ -149,8 +151,20 @@ static void put_xl_pcis(XLU_Config *cfg)
         put_pci(&pci);
         putchar('}');
         libxl_device_pci_dispose(&pci);
-        if (e) break; /* xl exits here */
+        if (e) return -1; /* xl exits here */
     }
+    return i;
+}
+
+/* b_info->u.pv.e820_host as a PV guest ends up with it. */
+static int xl_pv_e820_host(XLU_Config *cfg, int num_pcidevs)
+{
+    libxl_defbool b;
+    memset(&b, 0, sizeof(b));
+    xlu_cfg_get_defbool(cfg, "e820_host", &b, 0);
+    if (num_pcidevs > 0) libxl_defbool_set(&b, true);
+    libxl_defbool_setdefault(&b, false);
+    return libxl_defbool_val(b);
 }
 
 int main(int argc, char **argv)
@@ -184,9 +198,12 @@ int main(int argc, char **argv)
             putchar(']');
         } else if (!strcmp(mode, "xlpci")) {
             rc = xlu_cfg_readdata(cfg, buf, (int)len);
+            int n = -1;
             printf("{\"rc\":%d,\"pci\":[", rc);
-            if (!rc) put_xl_pcis(cfg);
+            if (!rc) n = put_xl_pcis(cfg);
             putchar(']');
+            if (n < 0) fputs(",\"e820_host\":null", stdout);
+            else printf(",\"e820_host\":%s", xl_pv_e820_host(cfg, n) ? "true" : "false");
         } else {
             libxl_device_pci pci;
             libxl_device_pci_init(&pci);
