@@ -28,15 +28,52 @@ function fail(msg) {
 }
 
 /**
- * yargs 17's ESM platform shim, bundled, does two costly things at every start that xentool
- * does not need (measured with bench/cli-startup; each about 5 ms on the 2-core test machine):
- * - it imports node:assert (which loads Node's assertion machinery) only to check yargs's own
- *   invariants: a lazy stand-in loads node:assert when an assertion actually fails;
+ * Edits of yargs's platform shims, as [from, to] pairs, for the bundle only (unbundled, yargs
+ * runs as published). Each keeps what xentool sees and removes start-up work (bench/cli-startup):
+ * - yargs's shim reads process.stdout.columns when it loads, which makes Node create the stdout
+ *   stream (loading node:net and the stream modules; src/lazy-stdio.ts exists to avoid that):
+ *   the value becomes a getter, read only when yargs wants the terminal width, which it does not
+ *   because cli.ts sets the wrap width;
+ * - it computes its directory with fileURLToPath(import.meta.url), which in a CommonJS bundle
+ *   always throws (import.meta is empty) and falls back to process.cwd(): building that error
+ *   cost ~1 ms, so the bundle takes process.cwd() at once;
+ * - y18n, yargs's translator, then looks for its locale files under that directory (the cwd's
+ *   ../../../locales, not yargs's own), stat-ing and reading files that are not there (an
+ *   ENOENT error each) and falling back to the English strings in the code. The bundle's y18n
+ *   looks for no file (y18n's own "bundler" case, no readFileSync) and uses the same English.
+ */
+const sourceEdits = [
+  {
+    file: /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/,
+    edits: [
+      [
+        "stdColumns: typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null",
+        "get stdColumns() { return typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null }",
+      ],
+      ['__dirname = fileURLToPath(import.meta.url);', '__dirname = process.cwd();'],
+    ],
+  },
+  {
+    file: /[\\/]y18n[\\/]build[\\/]lib[\\/]platform-shims[\\/]node\.js$/,
+    edits: [
+      ['        readFileSync,\n', '        readFileSync: undefined,\n'],
+      ['return statSync(file).isFile();', 'return false;'],
+    ],
+  },
+];
+
+/**
+ * yargs 17's ESM platform shim, bundled, does costly things at every start that xentool does
+ * not need (measured with bench/cli-startup and node --cpu-prof on the 2-core test machine):
+ * - it imports node:assert (which loads Node's assertion machinery, ~5 ms) only to check
+ *   yargs's own invariants: a lazy stand-in loads node:assert when an assertion actually fails;
  * - to guess the program's version it walks from its own directory up to the nearest
- *   package.json; bundled, "its own directory" is unknown, so it walks from the process's cwd
- *   (readdir per level, then parses whatever package.json it finds). xentool turns --version
- *   off (cli.ts), so the guess is discarded; the stand-in for that walk names xentool's own
- *   package.json next to the bundle, which is what yargs looks for when it is not bundled.
+ *   package.json (~5 ms); bundled, "its own directory" is unknown, so it walks from the
+ *   process's cwd (readdir per level, then parses whatever package.json it finds). xentool turns
+ *   --version off (cli.ts), so the guess is discarded; the stand-in for that walk names
+ *   xentool's own package.json next to the bundle, which is what yargs looks for when it is not
+ *   bundled.
+ * The shim's own text is also edited (sourceEdits), each edit checked to apply.
  */
 const yargsShimRedirects = {
   name: 'yargs-shim-redirects',
@@ -45,6 +82,17 @@ const yargsShimRedirects = {
     build.onResolve({ filter: /^(assert|escalade\/sync)$/ }, (args) =>
       fromYargsShim(args) ? { path: args.path, namespace: 'yargs-shim' } : undefined,
     );
+    for (const { file, edits } of sourceEdits) {
+      build.onLoad({ filter: file }, async (args) => {
+        let text = await fs.promises.readFile(args.path, 'utf8');
+        for (const [from, to] of edits) {
+          // yargs is pinned (17.7.2); text that is not there any more must be looked at again.
+          if (!text.includes(from)) throw new Error(`${args.path}: no ${JSON.stringify(from)} to rewrite`);
+          text = text.replace(from, to);
+        }
+        return { loader: 'js', contents: text };
+      });
+    }
     build.onLoad({ filter: /.*/, namespace: 'yargs-shim' }, (args) => ({
       loader: 'js',
       resolveDir: root,

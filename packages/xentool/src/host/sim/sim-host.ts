@@ -10,19 +10,32 @@
  */
 import * as path from 'node:path';
 import { promises as fs, mkdirSync } from 'node:fs';
-import { SimSysfs, readInventory, type Dom0Usage, type SimSysfsState } from '@xentool/pciback';
+import type { Dom0Usage, SimSysfs, SimSysfsState } from '@xentool/pciback';
 import type { XenstoredServer, XenstoreSnapshot } from '@xentool/xenstore';
 import { XentoolError } from '../../errors';
 import type { DomainRecord, Host, HostInfo } from '../host';
 import type { PciHost } from '../../pci/pci-host';
-import { QmpClient } from '../../qmp/qmp-client';
+import type { QmpClient } from '../../qmp/qmp-client';
 import type { Xs } from '../../xs/xs';
 import { xsFromClient } from '../../xs/xs-client';
 import { SimHypervisor, emptyHypervisorState, type SimHypervisorState } from './sim-hypervisor';
 import { SimPciback, SimPcifront, type GuestPciState } from './sim-pv-drivers';
-import { SimQemu, defaultQemuState, type SimQemuState } from './sim-qemu';
+import type { SimQemu, SimQemuState } from './sim-qemu';
 import { readStateFile, writeStateFile } from './state-dir';
-import { acquireHostLock, type HostLock } from '../../intent/host-lock';
+import type { HostLock } from '../../intent/host-lock';
+
+/*
+ * Loaded when first needed, not when this module is: a read-only open (pci-list) uses none of
+ * them, and loading them was about a quarter of `xentool --sim pci-list`'s own start-up
+ * (bench/cli-startup, node --cpu-prof): the pciback package (~3.5 ms for its thirteen modules),
+ * and node:net with the stream modules under the QMP client, the simulated QEMU and the lock.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const pciback = (): typeof import('@xentool/pciback') => require('@xentool/pciback') as typeof import('@xentool/pciback');
+const qmpClient = (): typeof import('../../qmp/qmp-client') => require('../../qmp/qmp-client') as typeof import('../../qmp/qmp-client');
+const simQemu = (): typeof import('./sim-qemu') => require('./sim-qemu') as typeof import('./sim-qemu');
+const hostLock = (): typeof import('../../intent/host-lock') => require('../../intent/host-lock') as typeof import('../../intent/host-lock');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * One invocation at a time in a simulated host, through the same kernel-released lock as the real
@@ -31,7 +44,7 @@ import { acquireHostLock, type HostLock } from '../../intent/host-lock';
  * invocations work on one state (found by test/recovery/sim-concurrency.test.ts).
  */
 function lockSimDir(dir: string, timeoutMs: number, onWait?: (holderPid: number) => void): Promise<HostLock> {
-  return acquireHostLock({
+  return hostLock().acquireHostLock({
     file: path.join(dir, 'lock'),
     timeoutMs,
     what: 'xentool --sim',
@@ -181,7 +194,7 @@ export class SimHost implements Host, PciHost {
 
   /** The simulated kernel sysfs, built from the state when first used (pci-list never does). */
   get sysfs(): SimSysfs {
-    return (this.sysfsModel ??= SimSysfs.fromJSON(this.state.sysfs));
+    return (this.sysfsModel ??= pciback().SimSysfs.fromJSON(this.state.sysfs));
   }
 
   /** Opens an existing simulated host (made by `sim-init`). */
@@ -219,7 +232,7 @@ export class SimHost implements Host, PciHost {
     try {
       await fs.rm(path.join(dir, 'run'), { recursive: true, force: true });
       const hv = new SimHypervisor(emptyHypervisorState());
-      for (const d of readInventory(sysfs)) hv.addPciDevice(((d.domain << 16) | (d.bus << 8) | (d.dev << 3) | d.fn) >>> 0);
+      for (const d of pciback().readInventory(sysfs)) hv.addPciDevice(((d.domain << 16) | (d.bus << 8) | (d.dev << 3) | d.fn) >>> 0);
       const server = newXenstored();
       const xs = xsFromClient(server.client({ domid: 0 }));
       // What xenstored and xl leave for dom0 on a real host.
@@ -267,8 +280,9 @@ export class SimHost implements Host, PciHost {
   async startGuest(d: SimDomainMeta): Promise<void> {
     const key = String(d.domid);
     if (d.hvm) {
+      const { SimQemu: Qemu, defaultQemuState } = simQemu();
       this.state.qemu[key] ??= defaultQemuState();
-      const q = new SimQemu(d.domid, this.state.qemu[key]!, (hostaddr) => {
+      const q = new Qemu(d.domid, this.state.qemu[key]!, (hostaddr) => {
         const dev = this.sysfs.device(hostaddr);
         return dev ? { vendor: dev.vendorId, device: dev.deviceId, class: dev.classCode >> 8 } : undefined;
       }, (hostaddr) => {
@@ -395,7 +409,7 @@ export class SimHost implements Host, PciHost {
   }
 
   qmp(domid: number): Promise<QmpClient> {
-    return QmpClient.connect(this.qmpPath(domid), { timeoutMs: 5000 });
+    return qmpClient().QmpClient.connect(this.qmpPath(domid), { timeoutMs: 5000 });
   }
 
   /** Where this host keeps its intent records (crash safety), beside the state. */
