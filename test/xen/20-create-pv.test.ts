@@ -10,6 +10,8 @@
  * Each xentool run costs about a minute under TCG (node starting from 9p), so each test does
  * several steps per dom0 round trip.
  */
+import * as fs from 'node:fs';
+import { guestBootMap, hostHolesMissing, xenBootMap } from './20-pv-cases';
 import { pvGuestConfig, waitForGuestPci, writeGuestConfig } from './guests';
 import { saveTranscript, suiteVm, xentoolCommand } from './suite';
 import type { XenVm } from './xen-vm';
@@ -109,6 +111,11 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
       expect(r.stderr).toContain(`Parsing config from ${cfg}`);
       const console = await vm.waitForConsole(GUEST, /xenvm-guest: ready/, 300_000);
       expect(console).toMatch(/Linux version/);
+      // No pci=, no e820_host (xl's default): the guest's map is the memmap limit's single RAM
+      // entry, so none of the host's holes below 4 GiB shows in it (the contrast to the pci= case).
+      const guestMap = guestBootMap(console);
+      expect(guestMap.length).toBeGreaterThan(0);
+      expect(hostHolesMissing(xenBootMap(fs.readFileSync(vm.serialLog, 'utf8')), guestMap)).not.toEqual([]);
       // Other scenarios may share the VM: compare the guest's own row (name, id, memory, vcpus;
       // the state flags and the time move between the two calls).
       const row = (text: string) => new RegExp(`^${GUEST}\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s`, 'm').exec(text)?.slice(1);
@@ -404,6 +411,15 @@ describe('xentool create with pci=[...] on real Xen (PV)', () => {
       const report = await waitForGuestPci(vm, PCI_GUEST, () => true, 0, 420_000);
       expect(report.n).toBe(1);
       expect(report.devices.map((d) => d.id)).toEqual(['1b36:0005']);
+      // pci= turns e820_host on (as xl does): the guest's memory map is derived from the host's,
+      // so every reserved region Xen printed at boot between 1 MiB and 4 GiB is a non-RAM line
+      // in the map the guest's kernel printed, and none of its RAM overlaps one.
+      const hostMap = xenBootMap(fs.readFileSync(vm.serialLog, 'utf8'));
+      const guestMap = guestBootMap(vm.guestConsole(PCI_GUEST));
+      const show = (m: typeof hostMap) => m.map((l) => `${l.start.toString(16)}-${l.end.toString(16)} ${l.type}`).join('\n');
+      saveTranscript('xentool/create-pv/pci-e820.txt', `host (Xen boot map):\n${show(hostMap)}\n\nguest (its kernel's map):\n${show(guestMap)}\n`);
+      expect(guestMap.length).toBeGreaterThan(0);
+      expect(hostHolesMissing(hostMap, guestMap)).toEqual([]);
       const d = await vm.exec(
         [
           HELPERS,
