@@ -31,6 +31,7 @@
  *   that xc_domain_set_memmap_limit set earlier in the same build step. A failure fails the
  *   creation (libxl__arch_domain_create returns it).
  */
+import type { E820Entry } from '@xentool/libxc-bindings';
 import { XentoolError } from '../errors';
 
 export const E820_RAM = 1;
@@ -41,11 +42,8 @@ export const E820_UNUSABLE = 5;
 /** xenctrl.h E820MAX: the most entries libxl reads from the host and hands to the guest. */
 export const E820MAX = 128;
 
-export interface E820Entry {
-  addr: bigint;
-  size: bigint;
-  type: number;
-}
+/** `struct e820entry`, as the bindings take and return it. */
+export type { E820Entry };
 
 /** A map entry as a plan step or a state file keeps it (JSON has no bigint). */
 export interface E820Json {
