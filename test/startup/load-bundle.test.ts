@@ -74,3 +74,12 @@ it('answers undefined when there is no bundle (the bins then use dist/)', () => 
   });
   expect(r.stdout).toBe('undefined');
 });
+
+it('runs a bundle the build wrote inside the module wrapper as is, with its cache', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { WRAPPER_HEAD, WRAPPER_TAIL } = require(LOADER) as { WRAPPER_HEAD: string; WRAPPER_TAIL: string };
+  // Wrapped a second time, this would only define a function and leave exports.value unset.
+  writeBundle(`${WRAPPER_HEAD}exports.value = typeof module === 'object' && __filename === ${JSON.stringify(bundle)} ? 'wrapped' : 'wrong';${WRAPPER_TAIL}`, 'c'.repeat(32));
+  expect(load()).toEqual({ cache: 'missing', value: 'wrapped' });
+  expect(load()).toEqual({ cache: 'used', value: 'wrapped' });
+});

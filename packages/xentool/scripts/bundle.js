@@ -10,6 +10,8 @@
 // - no dynamic import(): the bundle runs through vm.Script, which has no stable way to load ES
 //   modules in Node 20 (use a static import of the builtin instead);
 // - a trailing build id (sha256 of the bundle), which the code cache must match.
+// The bundle is written inside CommonJS's module wrapper, for the loader: it is a function
+// expression, not a module to require() directly.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -147,9 +149,12 @@ async function bundle() {
     if (nonAscii) fail(`${outfile}: non-ASCII character at offset ${nonAscii.index}: ${JSON.stringify(text.slice(nonAscii.index - 40, nonAscii.index + 40))}`);
     const dyn = /\bimport\(/.exec(text);
     if (dyn) fail(`${outfile}: dynamic import() at offset ${dyn.index}: ${JSON.stringify(text.slice(dyn.index - 60, dyn.index + 40))}`);
-    const id = crypto.createHash('sha256').update(text).digest('hex').slice(0, 32);
+    // Already in the module wrapper, which the loader then need not add (see load-bundle.js).
+    const { WRAPPER_HEAD, WRAPPER_TAIL } = require('../bin/load-bundle.js');
+    const wrapped = `${WRAPPER_HEAD}${text}${WRAPPER_TAIL}\n`;
+    const id = crypto.createHash('sha256').update(wrapped).digest('hex').slice(0, 32);
     fs.mkdirSync(path.dirname(outfile), { recursive: true });
-    fs.writeFileSync(outfile, `${text}//# xentoolBuildId=${id}\n`);
+    fs.writeFileSync(outfile, `${wrapped}//# xentoolBuildId=${id}\n`);
   }
 }
 
