@@ -42,7 +42,10 @@ function fail(msg) {
  * - y18n, yargs's translator, then looks for its locale files under that directory (the cwd's
  *   ../../../locales, not yargs's own), stat-ing and reading files that are not there (an
  *   ENOENT error each) and falling back to the English strings in the code. The bundle's y18n
- *   looks for no file (y18n's own "bundler" case, no readFileSync) and uses the same English;
+ *   looks for no file (y18n's own "bundler" case, no readFileSync) and uses the same English.
+ *   Every string it translates goes through util.format, which returns a lone string unchanged:
+ *   the bundle's y18n returns it without calling util.format (whose code Node would otherwise
+ *   compile at every start just for that);
  * - every yargs method checks the types of its own arguments (argsert: parses a signature string
  *   per call, ~60 calls per start, ~2 ms) and, on a mismatch, only prints a warning with a stack
  *   (it never throws). xentool's calls are typed by @types/yargs and the unbundled tree, which
@@ -64,6 +67,7 @@ const sourceEdits = [
     edits: [
       ['        readFileSync,\n', '        readFileSync: undefined,\n'],
       ['return statSync(file).isFile();', 'return false;'],
+      ['    format,\n', '    format: (...args) => (args.length === 1 && typeof args[0] === \'string\' ? args[0] : format(...args)),\n'],
     ],
   },
   {

@@ -17,6 +17,19 @@ function fakeStream(log: string[]): StdioStream {
   return s;
 }
 
+/**
+ * What a call of fs.writeSync was asked to write: (fd, string, position, encoding) or (fd,
+ * bytes, offset, length).
+ */
+function asked(data: string | Uint8Array, offset?: number | null, lengthOrEncoding?: number | BufferEncoding | null): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, (lengthOrEncoding as BufferEncoding | undefined) ?? 'utf8');
+  const off = offset ?? 0;
+  return Buffer.from(data).subarray(off, off + ((lengthOrEncoding as number | undefined) ?? data.length - off));
+}
+
+type FakeWrite = (fd: number, data: string | Uint8Array, offset?: number | null, lengthOrEncoding?: number | BufferEncoding | null) => number;
+const asWriteSync = (f: FakeWrite): typeof writeSync => f as unknown as typeof writeSync;
+
 function eagain(): Error {
   return Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN', errno: -11, syscall: 'write' });
 }
@@ -49,7 +62,7 @@ it('writes strings and bytes to the descriptor without creating the stream', asy
 
 it('calls back after write() has returned, as a stream does', () => {
   const order: string[] = [];
-  const out = lazyStdio(1, () => fakeStream([]), (() => 3) as unknown as typeof writeSync);
+  const out = lazyStdio(1, () => fakeStream([]), asWriteSync((_fd, data, off, len) => asked(data, off, len).length));
   const p = new Promise<void>((resolve) =>
     out.write('abc', () => {
       order.push('callback');
@@ -64,14 +77,15 @@ it('gives the stream what the descriptor did not take (EAGAIN on a full pipe), a
   const log: string[] = [];
   let calls = 0;
   // Takes 4 bytes, then refuses: a non-blocking pipe that filled up part-way.
-  const writeFd = ((_fd: number, buf: Uint8Array, off: number, len: number) => {
+  const writeFd = asWriteSync((_fd, data, off, len) => {
     calls++;
     if (calls === 1) {
-      log.push(`fd:${Buffer.from(buf).subarray(off, off + 4).toString()}`);
-      return Math.min(4, len);
+      const bytes = asked(data, off, len).subarray(0, 4);
+      log.push(`fd:${bytes.toString()}`);
+      return bytes.length;
     }
     throw eagain();
-  }) as unknown as typeof writeSync;
+  });
   const out = lazyStdio(1, () => fakeStream(log), writeFd);
   await write(out, 'one two\n');
   await write(out, 'three\n');
@@ -86,9 +100,9 @@ it('leaves errors other than EAGAIN (EPIPE...) to the stream, which reports them
     },
   });
   failing.on('error', () => undefined);
-  const writeFd = (() => {
+  const writeFd = asWriteSync(() => {
     throw Object.assign(new Error('EPIPE: broken pipe, write'), { code: 'EPIPE' });
-  }) as unknown as typeof writeSync;
+  });
   const out = lazyStdio(1, () => failing, writeFd);
   await expect(write(out, 'x\n')).rejects.toThrow('write EPIPE');
 });
@@ -96,10 +110,11 @@ it('leaves errors other than EAGAIN (EPIPE...) to the stream, which reports them
 it('creates the stream for anything but write and isTTY, and then writes through it in order', async () => {
   const log: string[] = [];
   const fdWrites: string[] = [];
-  const writeFd = ((_fd: number, buf: Uint8Array, off: number, len: number) => {
-    fdWrites.push(Buffer.from(buf).subarray(off, off + len).toString());
-    return len;
-  }) as unknown as typeof writeSync;
+  const writeFd = asWriteSync((_fd, data, off, len) => {
+    const bytes = asked(data, off, len);
+    fdWrites.push(bytes.toString());
+    return bytes.length;
+  });
   let created = 0;
   const out = lazyStdio(1, () => {
     created++;
@@ -132,4 +147,18 @@ it('answers isTTY from the descriptor: a file is not a terminal', () => {
   } finally {
     closeSync(fd);
   }
+});
+
+it('sends the rest of a string the descriptor took only part of, from the right byte', async () => {
+  const got: Buffer[] = [];
+  // At most 4 bytes per call: 'café\n' is 6 bytes, its é split across two calls.
+  const writeFd = asWriteSync((_fd, data, off, len) => {
+    const bytes = asked(data, off, len).subarray(0, 4);
+    got.push(bytes);
+    return bytes.length;
+  });
+  const out = lazyStdio(1, () => fakeStream([]), writeFd);
+  await write(out, 'caf\u00e9\n');
+  expect(Buffer.concat(got).toString('utf8')).toBe('caf\u00e9\n');
+  expect(got.length).toBe(2);
 });
