@@ -46,6 +46,9 @@ function fail(msg) {
  *   Every string it translates goes through util.format, which returns a lone string unchanged:
  *   the bundle's y18n returns it without calling util.format (whose code Node would otherwise
  *   compile at every start just for that);
+ * - a new yargs instance gets a --version option whose number it guesses by reading the nearest
+ *   package.json; cli.ts, the bundle's only yargs user, removes that option at once
+ *   (.version(false)), so the bundle's instances start without it and read no package.json;
  * - every yargs method checks the types of its own arguments (argsert: parses a signature string
  *   per call, ~60 calls per start, ~2 ms) and, on a mismatch, only prints a warning with a stack
  *   (it never throws). xentool's calls are typed by @types/yargs and the unbundled tree, which
@@ -69,6 +72,10 @@ const sourceEdits = [
       ['return statSync(file).isFile();', 'return false;'],
       ['    format,\n', '    format: (...args) => (args.length === 1 && typeof args[0] === \'string\' ? args[0] : format(...args)),\n'],
     ],
+  },
+  {
+    file: /[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/,
+    edits: [['        yargs.help();\n        yargs.version();\n', '        yargs.help();\n']],
   },
   {
     file: /[\\/]yargs[\\/]build[\\/]lib[\\/]argsert\.js$/,
