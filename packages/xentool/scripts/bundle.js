@@ -49,6 +49,9 @@ function fail(msg) {
  * - a new yargs instance gets a --version option whose number it guesses by reading the nearest
  *   package.json; cli.ts, the bundle's only yargs user, removes that option at once
  *   (.version(false)), so the bundle's instances start without it and read no package.json;
+ * - yargs's modules reach an instance's internals through getInternalMethods(), which binds
+ *   sixteen methods afresh at every call (a few hundred bound functions per start); the bundle
+ *   binds them once per instance and hands out the same object (nothing in yargs changes it);
  * - every yargs method checks the types of its own arguments (argsert: parses a signature string
  *   per call, ~60 calls per start, ~2 ms) and, on a mismatch, only prints a warning with a stack
  *   (it never throws). xentool's calls are typed by @types/yargs and the unbundled tree, which
@@ -75,7 +78,21 @@ const sourceEdits = [
   },
   {
     file: /[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/,
-    edits: [['        yargs.help();\n        yargs.version();\n', '        yargs.help();\n']],
+    edits: [
+      ['        yargs.help();\n        yargs.version();\n', '        yargs.help();\n'],
+      [
+        "const kCopyDoubleDash = Symbol('copyDoubleDash');",
+        "const internalMethodsOf = new WeakMap();\nconst kCopyDoubleDash = Symbol('copyDoubleDash');",
+      ],
+      [
+        '    getInternalMethods() {\n        return {\n',
+        '    getInternalMethods() {\n        let methods = internalMethodsOf.get(this);\n        if (methods)\n            return methods;\n        methods = {\n',
+      ],
+      [
+        '            setHasOutput: this[kSetHasOutput].bind(this),\n        };\n    }\n',
+        '            setHasOutput: this[kSetHasOutput].bind(this),\n        };\n        internalMethodsOf.set(this, methods);\n        return methods;\n    }\n',
+      ],
+    ],
   },
   {
     file: /[\\/]yargs[\\/]build[\\/]lib[\\/]argsert\.js$/,

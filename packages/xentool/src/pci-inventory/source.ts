@@ -10,7 +10,7 @@
  * `assigned` stays empty here: the BDF → domid records live in xenstore (/libxl/pci/<bdf>/domid),
  * which the Host seam provides; callers that have a host pass them in.
  */
-import * as fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Dom0Usage, PciIds, SysfsFs } from '@xentool/pciback';
 import type { ParsedArgs } from '../command';
@@ -47,7 +47,7 @@ function loadSimSysfs(pb: typeof import('@xentool/pciback'), dir: string | undef
     const file = path.join(dir, 'state.json');
     let text: string | undefined;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch {
       text = undefined;
     }
