@@ -64,7 +64,7 @@ const heavy = (modules: string[]): string[] => modules.filter((m) => /^NativeMod
     expect(heavy(r.modules)).toEqual([]);
   });
 
-  it('still loads them when a command needs them (sim-create: the lock and the simulated drivers)', () => {
+  it('still loads them when a command needs them (sim-guest: the host lock, a full open)', () => {
     const r = run([...sim, 'sim-guest', 'guest1']);
     expect(r.status).toBe(0);
     expect(heavy(r.modules)).toContain('NativeModule net');
