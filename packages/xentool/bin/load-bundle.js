@@ -27,10 +27,11 @@ const { isAscii } = require('node:buffer');
 const BUNDLE = path.join(__dirname, '..', 'bundle', 'xentool.js');
 const HEADER = 'xentool-code-cache ';
 // The build writes the bundle already inside CommonJS's module wrapper (the text Module.wrap
-// puts around a module, the same on one line, so positions in stack traces do not move). Wrapped
-// here, the 640 KB source would be copied once more when V8 flattens the concatenation: a young
-// allocation large enough to cost a scavenge at every start. Other files are wrapped as Node does.
-const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) { ';
+// puts around a module; the build puts it on a line of its own, which the bundle's source map
+// accounts for). Wrapped here, the bundle's source would be copied once more when V8 flattens
+// the concatenation: a young allocation large enough to cost a scavenge at every start. Other
+// files are wrapped as Node does.
+const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 const WRAPPER_TAIL = '\n});';
 
 function cacheFileFor(bundle) {

@@ -8,6 +8,7 @@ import type { CommandContext } from './context';
 import { write } from './context';
 import type { CommandSpec, ParsedArgs } from './command';
 import { isCodedError, UsageError } from './errors';
+import { mapStack } from './map-stack';
 
 export interface CliOptions {
   /** Subcommands; defaults to the full xentool set. */
@@ -104,11 +105,11 @@ export async function runCli(args: string[], ctx: CommandContext, opts: CliOptio
 export async function reportError(e: unknown, ctx: CommandContext): Promise<number> {
   if (isCodedError(e)) {
     await write(ctx.stderr, `${e.message}\n`);
-    if (ctx.verbose && e.stack) await write(ctx.stderr, `${e.stack}\n`);
+    if (ctx.verbose && e.stack) await write(ctx.stderr, `${mapStack(e.stack)}\n`);
     return typeof e.exitCode === 'number' ? e.exitCode : 1;
   }
   const msg = e instanceof Error ? e.message : String(e);
   await write(ctx.stderr, `${ctx.prog}: internal error: ${msg}\n`);
-  if (ctx.verbose && e instanceof Error && e.stack) await write(ctx.stderr, `${e.stack}\n`);
+  if (ctx.verbose && e instanceof Error && e.stack) await write(ctx.stderr, `${mapStack(e.stack)}\n`);
   return 1;
 }
