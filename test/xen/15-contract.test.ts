@@ -4,9 +4,9 @@
  *
  * Devices: the edu (00:05.0) and the pci-testdev (00:06.0) as the two candidates, the e1000 and
  * the edu behind QEMU's pci-bridge (01:01.0, 01:02.0) as the bridge pair; dom0 loads no driver
- * for any of them. The e1000 at 00:04.0 is left alone (other files give it a default route), so
- * the "device dom0 uses" case is skipped here: no other device dom0 uses is safe to try (the 9p
- * shares carry the harness itself).
+ * for any of them. The device dom0 uses: the e1000 at 00:04.0, which this file gives to dom0's
+ * e1000 driver with an address and the default route (and takes back at the end); the devices
+ * that carry the 9p shares are not safe to try, since the harness itself runs over them.
  *
  * Guests: xtc15a (PV, passthrough="enabled", running: pcifront must answer), xtc15b
  * (passthrough, created paused: it only meets the bridge refusal) and xtc15c (no passthrough,
@@ -28,6 +28,7 @@ const facts: ContractFacts = {
   pvGuest: 'xtc15a',
   otherGuest: 'xtc15b',
   noPassthroughGuest: 'xtc15c',
+  dom0InUse: '0000:00:04.0',
   // pciback and pcifront reconfiguring took longer than xl's 10 s under TCG (see 11-...).
   waitSeconds: 120,
 };
@@ -50,6 +51,8 @@ beforeAll(async () => {
       // xenconsoled appends to an earlier guest's log of the same name (report numbers restart).
       `rm -f ${GUESTS.map((g) => `/var/log/xen/console/guest-${g}.log`).join(' ')}`,
       `xl create ${cfgs[0]} && xl create -p ${cfgs[1]} && xl create -p ${cfgs[2]}`,
+      // The device dom0 uses: its network interface, with the default route.
+      'modprobe e1000 && sleep 2 && IF=$(ls /sys/bus/pci/devices/0000:00:04.0/net) && ip link set $IF up && ip addr add 10.99.0.1/24 dev $IF && ip route add default via 10.99.0.2 dev $IF',
     ].join('\n'),
     { timeoutS: 300 },
   );
@@ -60,7 +63,9 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!vm) return;
   await vm.exec(
-    [...GUESTS.map((g) => `xl destroy ${g}`), ...DEVICES.map((d) => `xl pci-assignable-remove ${d}`), 'true'].map((c) => `${c} >/dev/null 2>&1`).join('\n'),
+    [...GUESTS.map((g) => `xl destroy ${g}`), ...DEVICES.map((d) => `xl pci-assignable-remove ${d}`), 'ip route del default', 'rmmod e1000', 'true']
+      .map((c) => `${c} >/dev/null 2>&1`)
+      .join('\n'),
     { timeoutS: 300 },
   );
 });
