@@ -7,15 +7,15 @@
 #   OUT/build-info     what was built from (kernel and Xen versions, node)
 # Versions are discovered, never hard-coded: Debian moves linux-image-amd64 and Xen's point release.
 # Usage: build-initramfs.sh OUT      (does nothing when OUT is up to date; FORCE=1 rebuilds)
-# Env: KVER=<version> picks a kernel when several are installed; XENVM_WITH_QEMU=1 adds qemu-xen
-#      (HVM guests only, +26 MB).
+# Env: KVER=<version> picks a kernel when several are installed; XENVM_WITH_QEMU=0 leaves out
+#      qemu-xen (HVM guests need it; +26 MB; the suite always has it).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:?usage: build-initramfs.sh OUT}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-WITH_QEMU=${XENVM_WITH_QEMU:-0}
+WITH_QEMU=${XENVM_WITH_QEMU:-1}
 
 die() { echo "build-initramfs: $*" >&2; exit 1; }
 

@@ -12,8 +12,8 @@
  *                                         last served one, else a VM booted for this call), print
  *                                         its output, exit with the last code
  *
- * Needs root and the Debian packages of test/xen/setup.sh. XENVM_WITH_QEMU=1 adds qemu-xen to dom0
- * (for HVM guests) and uses test/xen/work/images-hvm.
+ * Needs root and the Debian packages of test/xen/setup.sh. One image set (test/xen/work/images),
+ * with qemu-xen in dom0 for the HVM scenarios.
  */
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -22,8 +22,7 @@ const path = require('path');
 const XEN_DIR = __dirname;
 const PROJECT = path.resolve(XEN_DIR, '../..');
 const WORK = path.join(XEN_DIR, 'work');
-// XENVM_WITH_QEMU=1 (HVM guests: qemu-xen in dom0, +26 MB) builds and boots its own image set.
-const IMAGES = path.join(WORK, process.env.XENVM_WITH_QEMU === '1' ? 'images-hvm' : 'images');
+const IMAGES = path.join(WORK, 'images');
 const CURRENT = path.join(WORK, 'current');
 
 function fail(message, code = 2) {
@@ -131,12 +130,12 @@ async function exec(commands) {
 function suite(jestArgs) {
   preflight();
   buildImages();
-  // Scenarios run xentool in dom0 from the built tree (dist/). When the tree does not build (type
-  // errors anywhere in it), they run an esbuild bundle of the same sources instead (suite.ts
-  // xentoolCommand); XENVM_XENTOOL=tree makes them fail instead.
-  const tsc = spawnSync('npx', ['tsc', '-b', 'packages/xentool'], { cwd: PROJECT, encoding: 'utf8' });
+  // Scenarios run xentool in dom0 from the package as `npm run build` leaves it (the bundle and
+  // its code cache; suite.ts xentoolCommand). When the tree does not build (type errors anywhere
+  // in it), they run an esbuild bundle of the sources instead; XENVM_XENTOOL=tree makes them fail.
+  const tsc = spawnSync('npm', ['run', '--silent', 'build'], { cwd: PROJECT, encoding: 'utf8' });
   if (tsc.status !== 0) {
-    process.stderr.write(`test:xen: warning: \`npx tsc -b packages/xentool\` failed; xentool runs from a bundle of the sources:\n${tsc.stdout}${tsc.stderr}`);
+    process.stderr.write(`test:xen: warning: \`npm run build\` failed; xentool runs from a bundle of the sources:\n${tsc.stdout}${tsc.stderr}`);
   }
   const env = { ...process.env, XENVM_TREE_BUILT: tsc.status === 0 ? '1' : '0' };
   const jest = path.join(PROJECT, 'node_modules', 'jest', 'bin', 'jest.js');
