@@ -9,41 +9,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { PROJECT_DIR, PROJECT_IN_DOM0, xentoolCommand, xentoolMode } from './suite';
+import { xentoolCommand } from './suite';
 import type { XenVm } from './xen-vm';
 
-const xmBundled = new Set<string>();
-
-/**
- * The shell commands that run `xentool` and `xm` in dom0. xentool: suite.ts's command (the tree
- * or the suite's bundle). xm: bin/xm.js from the tree, or, in bundle mode, a bundle of main.ts
- * whose entry calls main('xm') (suite.ts's bundle hard-wires 'xentool').
- */
+/** The shell commands that run `xentool` and `xm` in dom0 (suite.ts xentoolCommand). */
 export function pciCommands(vm: XenVm): { xt: string; xm: string } {
-  const xt = xentoolCommand(vm);
-  if (xentoolMode() === 'tree') return { xt, xm: `node ${PROJECT_IN_DOM0}/packages/xentool/bin/xm.js` };
-  if (!xmBundled.has(vm.share)) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const esbuild = require('esbuild') as typeof import('esbuild');
-    const leaf = (name: string) => path.join(PROJECT_DIR, 'packages', name, 'src', 'index.ts');
-    esbuild.buildSync({
-      stdin: { contents: "require('./packages/xentool/src/main.ts').main('xm');", resolveDir: PROJECT_DIR, loader: 'js', sourcefile: 'xm-bundle-entry.js' },
-      outfile: path.join(vm.share, 'xm.js'),
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['koffi'],
-      alias: {
-        '@xentool/xenstore': leaf('xenstore'),
-        '@xentool/pciback': leaf('pciback'),
-        '@xentool/libxc-bindings': leaf('libxc-bindings'),
-      },
-      logLevel: 'error',
-    });
-    xmBundled.add(vm.share);
-  }
-  return { xt, xm: `NODE_PATH=${PROJECT_IN_DOM0}/node_modules node /mnt/host/xm.js` };
+  return { xt: xentoolCommand(vm), xm: xentoolCommand(vm, 'xm') };
 }
 
 export interface Section {

@@ -17,12 +17,12 @@ export const TRANSCRIPTS_DIR = path.join(WORK_DIR, 'transcripts');
 export const FIXTURES_DIR = path.join(__dirname, 'fixtures');
 
 /**
- * How to run xentool in dom0. 'tree': `node /mnt/proj/packages/xentool/bin/xentool.js`, the built
- * tree (dist/) on the project share; needs `npx tsc -b packages/xentool` to have succeeded.
- * 'bundle': one file that esbuild bundles from the current sources into the run's share (koffi
- * stays external and loads from the project's node_modules); it starts faster from 9p (one file
- * instead of hundreds) and does not depend on the whole tree type-checking. The default is the
- * tree when run.js built it, else the bundle; XENVM_XENTOOL=tree|bundle overrides.
+ * How to run xentool in dom0. 'tree': the package as `npm run build` left it (bin/ and the bundle
+ * with its code cache), installed into dom0's tmpfs on first use (see dom0Install). 'bundle': one
+ * file that esbuild bundles from the current sources into the run's share (koffi stays external
+ * and loads from the project's node_modules); for a tree that does not build (type errors
+ * anywhere in it). The default is the tree when run.js built it, else the bundle;
+ * XENVM_XENTOOL=tree|bundle overrides.
  */
 export function xentoolMode(): 'tree' | 'bundle' {
   const forced = process.env.XENVM_XENTOOL;
@@ -30,39 +30,94 @@ export function xentoolMode(): 'tree' | 'bundle' {
   return process.env.XENVM_TREE_BUILT === '0' ? 'bundle' : 'tree';
 }
 
-const bundled = new Set<string>();
+export type Prog = 'xentool' | 'xm';
 
-/** The shell command that runs xentool in dom0 (append the arguments). */
-export function xentoolCommand(vm: XenVm): string {
-  if (xentoolMode() === 'tree') return `node ${PROJECT_IN_DOM0}/packages/xentool/bin/xentool.js`;
-  if (!bundled.has(vm.share)) {
-    // esbuild is the workspace's devDependency; loaded only when a bundle is wanted.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const esbuild = require('esbuild') as typeof import('esbuild');
-    const leaf = (name: string) => path.join(PROJECT_DIR, 'packages', name, 'src', 'index.ts');
-    esbuild.buildSync({
-      stdin: {
-        contents: "require('./packages/xentool/src/main.ts').main('xentool');",
-        resolveDir: PROJECT_DIR,
-        loader: 'js',
-        sourcefile: 'xentool-bundle-entry.js',
-      },
-      outfile: path.join(vm.share, 'xentool.js'),
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['koffi'],
-      alias: {
-        '@xentool/xenstore': leaf('xenstore'),
-        '@xentool/pciback': leaf('pciback'),
-        '@xentool/libxc-bindings': leaf('libxc-bindings'),
-      },
-      logLevel: 'error',
-    });
-    bundled.add(vm.share);
+const PACKAGE_DIR = path.join(PROJECT_DIR, 'packages', 'xentool');
+
+/** The build id `npm run build` ends the bundle with (bin/load-bundle.js), or undefined. */
+function builtBundleId(): string | undefined {
+  try {
+    const text = fs.readFileSync(path.join(PACKAGE_DIR, 'bundle', 'xentool.js'), 'latin1');
+    return /\/\/# xentoolBuildId=([0-9a-f]{16,64})\s*$/.exec(text.slice(-120))?.[1];
+  } catch {
+    return undefined;
   }
-  return `NODE_PATH=${PROJECT_IN_DOM0}/node_modules node /mnt/host/xentool.js`;
+}
+
+/**
+ * The script that installs the built package into dom0's tmpfs once per build and runs it
+ * (`/mnt/host/bin/PROG`). Why not straight from the project share: V8 does not accept the code
+ * cache made on the host in dom0 (another CPU under TCG), the share is read-only so dom0 cannot
+ * write its own, and compiling the bundle costs every start about 0.6 s under TCG. In tmpfs the
+ * first start writes a cache that the later ones use. koffi (external to the bundle) is copied
+ * too: loading it from the share cost a third of every real-host start (its loader's module
+ * resolution stats dozens of paths, each a 9p round trip under TCG; seen with --cpu-prof in dom0).
+ */
+function dom0Install(prog: Prog, id: string): string {
+  const src = `${PROJECT_IN_DOM0}/packages/xentool`;
+  const dir = `/run/xentool-${id}`;
+  const nm = `${PROJECT_IN_DOM0}/node_modules`;
+  return [
+    '#!/bin/sh',
+    '# Written by test/xen/suite.ts: runs the built xentool from a copy in dom0 tmpfs.',
+    `D=${dir}`,
+    'if [ ! -d $D ]; then',
+    '  T=$D.$$',
+    `  mkdir -p $T/node_modules/@koromix && cp -r ${src}/bin ${src}/bundle ${src}/package.json $T/ &&`,
+    `    cp -r ${nm}/koffi $T/node_modules/ && cp -r ${nm}/@koromix/koffi-linux-x64 $T/node_modules/@koromix/ && { [ -d $D ] || mv $T $D; }`,
+    '  rm -rf $T',
+    'fi',
+    `exec node $D/bin/${prog}.js "$@"`,
+    '',
+  ].join('\n');
+}
+
+/** The esbuild bundle of the sources whose entry calls main(prog), written into the share. */
+function sourceBundle(vm: XenVm, prog: Prog): string {
+  // esbuild is the workspace's devDependency; loaded only when a bundle is wanted.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const leaf = (name: string) => path.join(PROJECT_DIR, 'packages', name, 'src', 'index.ts');
+  esbuild.buildSync({
+    stdin: { contents: `require('./packages/xentool/src/main.ts').main('${prog}');`, resolveDir: PROJECT_DIR, loader: 'js', sourcefile: `${prog}-bundle-entry.js` },
+    outfile: path.join(vm.share, 'bin', `${prog}-src.js`),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['koffi'],
+    alias: { '@xentool/xenstore': leaf('xenstore'), '@xentool/pciback': leaf('pciback'), '@xentool/libxc-bindings': leaf('libxc-bindings') },
+    logLevel: 'error',
+  });
+  return `#!/bin/sh\nNODE_PATH=${PROJECT_IN_DOM0}/node_modules exec node /mnt/host/bin/${prog}-src.js "$@"\n`;
+}
+
+const prepared = new Set<string>();
+
+/**
+ * The command that runs xentool (or its xm front end) in dom0: `sh /mnt/host/bin/PROG`, a script in
+ * the run's share (append the arguments). Without a built bundle it runs bin/PROG.js of the tree.
+ */
+export function xentoolCommand(vm: XenVm, prog: Prog = 'xentool'): string {
+  const key = `${vm.share}:${prog}`;
+  if (!prepared.has(key)) {
+    const id = builtBundleId();
+    const script =
+      xentoolMode() === 'bundle'
+        ? sourceBundle(vm, prog)
+        : id
+          ? dom0Install(prog, id)
+          : `#!/bin/sh\nexec node ${PROJECT_IN_DOM0}/packages/xentool/bin/${prog}.js "$@"\n`;
+    const file = path.join(vm.share, 'bin', prog);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Rewritten only when it changes: dom0 may be running it.
+    if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== script) {
+      fs.writeFileSync(`${file}.tmp`, script, { mode: 0o755 });
+      fs.renameSync(`${file}.tmp`, file);
+    }
+    prepared.add(key);
+  }
+  return `sh /mnt/host/bin/${prog}`;
 }
 
 /** The VM that global-setup.ts booted (or that XENVM_RUN_DIR names). */
