@@ -7,12 +7,14 @@
  * xentool, xm and xl list the same devices; the backend nodes are the ones xl writes (fixtures/
  * pv-xl/3-attached); pci-detach takes them out of the guest and back to the assignable list; then xl
  * attaches and detaches one again, which it only does when the xenstore state we left is libxl's.
+ * xentool's and xl's attach and detach of the edu as the guest's only device are timed (the
+ * timing table of issue 7 scenario 8, printed by the suite).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { pvGuestConfig, lastReportNumber, waitForGuestPci, writeGuestConfig } from './guests';
-import { pciCommands, runSteps, step, type Section } from './1x-pci-helpers';
-import { FIXTURES_DIR, suiteVm } from './suite';
+import { ms, pciCommands, runSteps, step, timed, timingTable, withoutTiming, type Section } from './1x-pci-helpers';
+import { FIXTURES_DIR, saveTranscript, suiteVm } from './suite';
 import type { XenVm } from './xen-vm';
 
 const GUEST = 'xtpv11';
@@ -23,6 +25,8 @@ let vm: XenVm;
 let xt: string;
 let xm: string;
 let domid: number;
+/** xentool and xl on the same guest and device (the edu as the guest's only device): issue 7, scenario 8. */
+const timings: { what: string; seconds: number }[] = [];
 
 function backendSnapshot(prefix: string): string[] {
   return [
@@ -81,15 +85,22 @@ beforeAll(async () => {
 }, 700_000);
 
 afterAll(async () => {
+  if (timings.length) {
+    const table = timingTable('operation (PV guest, edu 00:05.0, its only device)', timings);
+    saveTranscript('pv-timing-table', table);
+    // eslint-disable-next-line no-console
+    console.log(`xentool vs xl on real Xen under TCG (node start-up included):\n${table}`);
+  }
   if (vm) await vm.exec(`xl destroy ${GUEST}; xl pci-assignable-remove ${EDU}; xl pci-assignable-remove ${TESTDEV}; true`);
 });
 
 describe('scenario 3: xentool and xm pci-attach/-list/-detach on a PV guest', () => {
   test('xentool pci-attach (xl syntax): the guest sees the edu; the backend holds what xl writes', async () => {
     const seen = lastReportNumber(vm, GUEST);
-    const r = await runSteps(vm, '11-attach-xentool', [step('attach', `${xt} pci-attach ${WAIT} ${GUEST} ${EDU}`), ...backendSnapshot('one')]);
+    const r = await runSteps(vm, '11-attach-xentool', [timed('attach', `${xt} pci-attach ${WAIT} ${GUEST} ${EDU}`), ...backendSnapshot('one')]);
     expect(r.attach!.rc).toBe(0);
-    expect(onlyWarnings(r.attach!)).toEqual([]);
+    expect(onlyWarnings(withoutTiming(r.attach!))).toEqual([]);
+    timings.push({ what: 'xentool pci-attach', seconds: ms(r.attach!) / 1000 });
     const report = await waitForGuestPci(vm, GUEST, (x) => x.devices.length === 1, seen);
     // pciback's virtual bus renumbers the device to 00:00.0, as with xl.
     expect(report.devices.map((d) => [d.bdf, d.id])).toEqual([['0000:00:00.0', '1234:11e8']]);
@@ -128,20 +139,21 @@ describe('scenario 3: xentool and xm pci-attach/-list/-detach on a PV guest', ()
     expect(r['two-assignable']!.out).toBe('');
   });
 
-  test('pci-detach (xentool and xm): the guest loses both, they are assignable again', async () => {
+  test('pci-detach (xm, then xentool): the guest loses both, they are assignable again', async () => {
     const seen = lastReportNumber(vm, GUEST);
     const r = await runSteps(vm, '11-detach', [
-      step('xt-detach', `${xt} pci-detach ${WAIT} ${GUEST} ${EDU}`),
       step('xm-detach', `${xm} ${WAIT} pci-detach ${GUEST} ${TESTDEV}`),
+      timed('xt-detach', `${xt} pci-detach ${WAIT} ${GUEST} ${EDU}`),
       step('xt-list', `${xt} pci-list ${GUEST}`),
       step('xl-list', `xl pci-list ${GUEST}`),
       step('xt-assignable', `${xt} pci-assignable-list`),
       ...backendSnapshot('none'),
     ]);
-    for (const d of [r['xt-detach']!, r['xm-detach']!]) {
+    for (const d of [withoutTiming(r['xt-detach']!), r['xm-detach']!]) {
       expect(d.rc).toBe(0);
       expect(onlyWarnings(d)).toEqual([]);
     }
+    timings.push({ what: 'xentool pci-detach', seconds: ms(r['xt-detach']!) / 1000 });
     const report = await waitForGuestPci(vm, GUEST, (x) => x.devices.length === 0, seen);
     expect(report.devices).toEqual([]);
     expect(r['xt-list']).toEqual({ out: '', rc: 0 });
@@ -156,13 +168,18 @@ describe('scenario 3: xentool and xm pci-attach/-list/-detach on a PV guest', ()
 
   test('xl attaches and detaches the device again after xentool detached it', async () => {
     let seen = lastReportNumber(vm, GUEST);
-    const a = await runSteps(vm, '11-xl-again', [step('attach', `xl pci-attach ${GUEST} ${EDU}`), step('list', `xl pci-list ${GUEST}`)]);
+    const a = await runSteps(vm, '11-xl-again', [timed('attach', `xl pci-attach ${GUEST} ${EDU}`), step('list', `xl pci-list ${GUEST}`)]);
     expect(a.attach!.rc).toBe(0);
+    timings.push({ what: 'xl pci-attach', seconds: ms(a.attach!) / 1000 });
     expect(a.list!.out).toBe(`Vdev Device\n00.0 ${EDU}\n`);
     await waitForGuestPci(vm, GUEST, (x) => x.devices.some((d) => d.id === '1234:11e8'), seen);
     seen = lastReportNumber(vm, GUEST);
-    const d = await runSteps(vm, '11-xl-detach', [step('detach', `xl pci-detach ${GUEST} ${EDU}`)]);
+    const d = await runSteps(vm, '11-xl-detach', [timed('detach', `xl pci-detach ${GUEST} ${EDU}`), timed('xt-start', `${xt} pci-assignable-list >/dev/null`), timed('node', 'node -e 0')]);
     expect(d.detach!.rc).toBe(0);
+    timings.push({ what: 'xl pci-detach', seconds: ms(d.detach!) / 1000 });
+    // What one xentool start costs in this dom0, for reading the table: a read command, and node.
+    timings.push({ what: 'xentool pci-assignable-list (start-up and one read)', seconds: ms(d['xt-start']!) / 1000 });
+    timings.push({ what: '`node -e 0` (node start-up alone)', seconds: ms(d.node!) / 1000 });
     await waitForGuestPci(vm, GUEST, (x) => x.devices.length === 0, seen);
   });
 });

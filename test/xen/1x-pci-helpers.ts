@@ -27,6 +27,29 @@ export function step(name: string, cmd: string): string {
   return `echo "=== ${name}"; { ${cmd}; } 2>&1; echo "=== ${name} rc=$?"`;
 }
 
+/** Like step(), and the wall clock the command took in dom0 as a line `ms=N` before its end marker. */
+export function timed(name: string, cmd: string): string {
+  // busybox date has no %N and its sh no floats: dom0's uptime in centiseconds, subtracted by awk.
+  return `echo "=== ${name}"; read s _ < /proc/uptime; { ${cmd}; } 2>&1; rc=$?; read e _ < /proc/uptime; awk -v s=$s -v e=$e 'BEGIN { printf "ms=%d\\n", (e - s) * 1000 }'; echo "=== ${name} rc=$rc"`;
+}
+
+/** The milliseconds a timed() section measured. */
+export function ms(s: Section): number {
+  const m = /^ms=(\d+)$/m.exec(s.out);
+  if (!m) throw new Error(`no timing in ${JSON.stringify(s.out)}`);
+  return Number(m[1]);
+}
+
+/** A timed() section's output without its timing line. */
+export function withoutTiming(s: Section): Section {
+  return { out: s.out.replace(/^ms=\d+\n?/m, ''), rc: s.rc };
+}
+
+/** A markdown table of timings (issue 7, scenario 8), printed by the suite and kept as a transcript. */
+export function timingTable(title: string, rows: { what: string; seconds: number }[]): string {
+  return [`| ${title} | wall clock in dom0 |`, '|---|---|', ...rows.map((t) => `| ${t.what} | ${t.seconds.toFixed(1)} s |`)].join('\n') + '\n';
+}
+
 /** Splits a script's output made of step() lines back into sections by name. */
 export function sections(text: string): Record<string, Section> {
   const out: Record<string, Section> = {};

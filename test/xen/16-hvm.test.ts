@@ -1,0 +1,361 @@
+/**
+ * One HVM guest on real Xen 4.17, made and ended by xentool without libxl, carrying three issues'
+ * HVM proofs (an HVM boot costs minutes under TCG, so the guest is shared):
+ *
+ * - Issue 9 (lifecycle): `xentool create` builds the domain (hvmloader + SeaBIOS through
+ *   libxenguest), spawns qemu-xen with the command line xl uses for the same config, and gives it
+ *   the pci-testdev (00:06.0, `pci=`) through QMP while the domain is paused: the guest's first PCI
+ *   scan already has it. `xentool reboot` restarts it through the monitor (on_reboot=restart: a new
+ *   domain and a new QEMU, the device given again, seen by the guest after its second boot);
+ *   `xentool shutdown -w` ends it, leaving no QEMU, socket, node or monitor.
+ * - Issue 7 scenario 4 and issue 6's HVM sequences: `xentool pci-attach DOM BDF@06` hot-plugs the
+ *   e1000 (00:04.0) at guest slot 6 through QMP `device_add`; the guest's kernel finds it at
+ *   0000:00:06.0 and binds e1000; xm pci-list shows the seed's Xen 3.3 layout and xentool/xl
+ *   pci-list agree; `pci-detach` sends `device_del`, which reaches the guest as an ACPI
+ *   hot-removal. `xm pci-attach DOM BDF 7` honours slot 7. xl attaches the same device at slot 6
+ *   (its time goes into the HVM timing table) and the reboot releases it.
+ *
+ * No `xl pci-detach` here: in this VM an HVM guest reset itself right after each of two xl
+ * detaches seen on 2026-11-24 (once with a triple fault in Xen's log about a second after QEMU
+ * unmapped the ejected device's BAR, once with no message at all); xentool's and xm's detaches
+ * before them were fine. xl's detach time is measured on the PV guest (11-xentool-pv-attach).
+ *
+ * The guest's console is its emulated serial port (QEMU's pty in dom0, which xenconsoled does not
+ * log), so dom0 copies that pty into the share (one file per boot: the guest's report numbers
+ * restart with each boot).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { guestPciReports, hvmGuestConfig, serialConsole, waitForSerialPci, type GuestPciReport } from './guests';
+import { section } from './20-pv-cases';
+import { ms, pciCommands, runSteps, step, timed, timingTable, withoutTiming } from './1x-pci-helpers';
+import { FIXTURES_DIR, saveTranscript, suiteVm } from './suite';
+import type { XenVm } from './xen-vm';
+
+const GUEST = 'xthvm';
+const TESTDEV = '0000:00:06.0';
+const E1000 = '0000:00:04.0';
+const T = 1_500_000;
+
+let vm: XenVm;
+let xt: string;
+let xm: string;
+let domid: number;
+/** The serial log's name for the current boot (serialConsole reads consoles/serial-NAME.log). */
+let boot = GUEST;
+/** The guest slot qemu-xen chose for the pci-testdev at creation. */
+let testdevSlot: number;
+const timings: { what: string; seconds: number }[] = [];
+
+function serialLog(): string {
+  return serialConsole(vm, boot);
+}
+
+async function waitSerial(want: (r: GuestPciReport) => boolean, after: number, timeoutMs: number): Promise<GuestPciReport> {
+  try {
+    return await waitForSerialPci(vm, boot, want, after, timeoutMs);
+  } catch (e) {
+    // Say so when the guest died under the emulator rather than missed the event.
+    const fault = new RegExp(`^\\(XEN\\) .*d${domid}v\\d+ Triple fault.*$`, 'm').exec(fs.readFileSync(vm.serialLog, 'utf8'));
+    if (fault) throw new Error(`guest ${GUEST} (domain ${domid}) triple-faulted (Xen's log: ${fault[0]}); ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+function lastSerialReport(): number {
+  const r = guestPciReports(serialLog());
+  return r.length ? r[r.length - 1]!.n : 0;
+}
+
+/** Output lines that are not xentool's own warnings (the kernel has no reset method for these devices). */
+function onlyWarnings(out: string): string[] {
+  return out.split('\n').filter((l) => l !== '' && !l.startsWith('warning: '));
+}
+
+const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+const e1000At = (slot: number) => (r: GuestPciReport) => r.devices.some((d) => d.bdf === `0000:00:${hex2(slot)}.0` && d.id === '8086:100e' && d.driver === 'e1000');
+const e1000Gone = (r: GuestPciReport) => !r.devices.some((d) => d.id === '8086:100e');
+const hasTestdev = (r: GuestPciReport) => r.devices.some((d) => d.id === '1b36:0005');
+
+/** xl pci-list's rows for the testdev and, when given, the e1000 at `slot` (libxl's order: dev-N). */
+function xlRows(e1000Slot?: number): string {
+  const rows = [`${hex2(testdevSlot)}.0 ${TESTDEV}`];
+  if (e1000Slot !== undefined) rows.push(`${hex2(e1000Slot)}.0 ${E1000}`);
+  return `Vdev Device\n${rows.join('\n')}\n`;
+}
+
+/** xm pci-list in the seed's Xen 3.3 layout (trailing spaces included). */
+function xmRows(e1000Slot?: number): string {
+  const row = (slot: number, dev: number) => `0x${slot.toString(16)}    0x0  0x00   0x${hex2(dev)}    0x0    `;
+  const rows = [row(testdevSlot, 6)];
+  if (e1000Slot !== undefined) rows.push(row(e1000Slot, 4));
+  return `VSlt domain   bus   slot   func\n${rows.join('\n')}\n`;
+}
+
+/** Starts copying the domain's serial pty into the share as boot `name` (outlives the script: setsid). */
+const copySerial = (name: string) =>
+  [`TTY=$(xenstore-read /local/domain/$D/serial/0/tty) || exit 1`, `setsid sh -c "cat $TTY > /mnt/host/consoles/serial-${name}.log" </dev/null >/dev/null 2>&1 &`, `echo "=== tty ==="; echo $TTY`].join('\n');
+
+const MONITORS = `ps | grep -v grep | grep 'create --monitor.*/guests/${GUEST}'`;
+const CLEANUP = `xl destroy ${GUEST} 2>/dev/null; for p in $(ps | grep -v grep | grep -e 'create --monitor.*/guests/${GUEST}' -e 'serial-${GUEST}' | awk '{print $1}'); do kill $p; done; true`;
+
+beforeAll(async () => {
+  vm = suiteVm();
+  ({ xt, xm } = pciCommands(vm));
+  const dir = path.join(vm.share, 'guests');
+  fs.mkdirSync(dir, { recursive: true });
+  // on_poweroff/on_reboot left to their defaults (destroy/restart): the monitor has work to do.
+  fs.writeFileSync(path.join(dir, `${GUEST}.cfg`), hvmGuestConfig(GUEST, { pci: [TESTDEV] }));
+  fs.mkdirSync(path.join(vm.share, 'consoles'), { recursive: true });
+  for (const b of [GUEST, `${GUEST}-2`]) fs.rmSync(path.join(vm.share, 'consoles', `serial-${b}.log`), { force: true });
+  await vm.exec(CLEANUP);
+});
+
+afterAll(async () => {
+  if (!vm) return;
+  saveTranscript('xentool/hvm/serial-1.txt', serialConsole(vm, GUEST));
+  saveTranscript('xentool/hvm/serial-2.txt', serialConsole(vm, `${GUEST}-2`));
+  if (timings.length) {
+    const table = timingTable('operation (HVM guest, e1000 00:04.0)', timings);
+    saveTranscript('hvm-timing-table', table);
+    // The suite prints the timing table (issue 7, scenario 8).
+    // eslint-disable-next-line no-console
+    console.log(`xentool vs xl on real Xen under TCG (node start-up included):\n${table}`);
+  }
+  await vm
+    .exec(`${CLEANUP}; for d in ${TESTDEV} ${E1000}; do xl pci-assignable-list | grep -q "^$d " || xl pci-assignable-add $d; done; true`, { timeoutS: 300 })
+    .catch(() => undefined);
+}, T);
+
+test('xentool create: the domain is built, qemu-xen runs with xl’s command line, the device is in place before the guest runs', async () => {
+  const r = await vm.exec(
+    [
+      `test -x /usr/libexec/xen-qemu-system-i386 || { echo "no qemu-xen in dom0 (images built with XENVM_WITH_QEMU=0?)"; exit 3; }`,
+      `xl pci-assignable-list | grep -q '^${TESTDEV} ' || xl pci-assignable-add ${TESTDEV}`,
+      `${xt} pci-assignable-add ${E1000} 2>&1 | grep -v '^warning: '; echo "=== assignable-rc ==="; echo $?`,
+      `${xt} create /mnt/host/guests/${GUEST}.cfg; rc=$?; echo "=== rc ==="; echo $rc`,
+      `D=$(xl domid ${GUEST}); echo "=== domid ==="; echo $D`,
+      copySerial(GUEST),
+      `PID=$(xenstore-read /local/domain/$D/image/device-model-pid)`,
+      `echo "=== cmdline ==="; tr '\\000' ' ' < /proc/$PID/cmdline; echo`,
+      `echo "=== dm-state ==="; xenstore-read /local/domain/0/device-model/$D/state`,
+      `echo "=== xl ==="; xl list`,
+      `echo "=== xentool ==="; ${xt} list`,
+      `echo "=== xl-pci ==="; xl pci-list ${GUEST}`,
+      `echo "=== xt-pci ==="; ${xt} pci-list ${GUEST}`,
+      `echo "=== platform ==="; xenstore-ls -f /local/domain/$D/platform; xenstore-ls -f /local/domain/$D/hvmloader`,
+    ].join('\n'),
+    { timeoutS: 900 },
+  );
+  saveTranscript('xentool/hvm/create.txt', r.stdout + r.stderr);
+  if (r.code === 3) throw new Error(r.stdout);
+  expect(section(r.stdout, 'rc').trim()).toBe('0');
+  domid = Number(section(r.stdout, 'domid').trim());
+  expect(domid).toBeGreaterThan(0);
+  expect(section(r.stdout, 'tty').trim()).toMatch(/^\/dev\/pts\/\d+$/);
+  expect(section(r.stdout, 'dm-state').trim()).toBe('running');
+  // The command line xl 4.17 ran for the same config in this VM, with our domid and name.
+  const xl = fs
+    .readFileSync(path.join(FIXTURES_DIR, 'hvm-xl', '0-created', 'qemu-xen-cmdline.txt'), 'utf8')
+    .trim()
+    .replace(/-xen-domid 1 /, `-xen-domid ${domid} `)
+    .replace(/-(libxl|libxenstat)-1,/g, `-$1-${domid},`)
+    .replace(/-name hvm1 /, `-name ${GUEST} `)
+    .replace(/-append console=ttyS0 loglevel=7 /, '-append console=ttyS0 quiet loglevel=4 ');
+  expect(section(r.stdout, 'cmdline').trim()).toBe(xl);
+  const row = (text: string) => new RegExp(`^${GUEST}\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s`, 'm').exec(text)?.slice(1);
+  expect(row(section(r.stdout, 'xentool'))).toEqual(row(section(r.stdout, 'xl')));
+  // 248 MiB for the guest plus the 8 MiB QEMU populates for cirrus' video memory, until the
+  // guest's balloon driver reads memory/target (248 MiB).
+  expect(row(section(r.stdout, 'xl'))).toEqual([String(domid), expect.stringMatching(/^(248|256)$/), '1']);
+  // (section() drops the last newline.)
+  const vdev = new RegExp(`^Vdev Device\\n([0-9a-f]{2})\\.0 ${TESTDEV}$`).exec(section(r.stdout, 'xl-pci'));
+  expect(vdev).not.toBeNull();
+  testdevSlot = Number.parseInt(vdev![1]!, 16);
+  expect(testdevSlot).toBeGreaterThan(0);
+  // The slots the hot-plug tests ask for must be free.
+  expect([6, 7]).not.toContain(testdevSlot);
+  expect(section(r.stdout, 'xt-pci')).toBe(section(r.stdout, 'xl-pci'));
+  expect(section(r.stdout, 'platform')).toMatch(/platform\/device-model = "qemu_xen"/);
+  expect(section(r.stdout, 'platform')).toMatch(/hvmloader\/bios = "seabios"/);
+  expect(section(r.stdout, 'assignable-rc').trim()).toBe('0');
+}, T);
+
+test('the guest boots and its first PCI scan already has the device, at the slot xl and xm list', async () => {
+  const first = await waitSerial(() => true, 0, 1_200_000);
+  const dev = first.devices.find((d) => d.id === '1b36:0005');
+  expect(dev?.bdf).toBe(`0000:00:${hex2(testdevSlot)}.0`);
+  expect(first.devices.some((d) => d.id === '8086:100e')).toBe(false);
+  const s = await runSteps(vm, 'hvm-xm-list', [step('xm-list', `${xm} pci-list ${GUEST}`)]);
+  expect(s['xm-list']).toEqual({ out: xmRows(), rc: 0 });
+}, T);
+
+test('xentool pci-attach DOM BDF@06 puts the device at guest slot 6 through QMP; the guest binds e1000 there', async () => {
+  const before = lastSerialReport();
+  const s = await runSteps(vm, 'hvm-attach', [
+    timed('attach', `${xt} pci-attach ${GUEST} ${E1000}@06`),
+    step('xt-list', `${xt} pci-list ${GUEST}`),
+    step('xl-list', `xl pci-list ${GUEST}`),
+    step('xm-list', `${xm} pci-list ${GUEST}`),
+    step('backend', `xenstore-ls -f /local/domain/0/backend/pci/${domid}`),
+    step('libxl', `xenstore-ls -f /libxl/pci`),
+    step('assignable', `${xt} pci-assignable-list`),
+  ]);
+  expect(s.attach!.rc).toBe(0);
+  timings.push({ what: 'xentool pci-attach @06', seconds: ms(s.attach!) / 1000 });
+  expect(s['xt-list']!.out).toBe(xlRows(6));
+  expect(s['xl-list']!.out).toBe(s['xt-list']!.out);
+  // The seed's layout (Xen 3.3 xm), trailing spaces included.
+  expect(s['xm-list']!.out).toBe(xmRows(6));
+  // libxl's HVM backend keys: the PV ones plus vdevfn-N (hex devfn 0x30 = slot 6); the testdev
+  // given at creation is dev-0.
+  const be = s.backend!.out;
+  expect(be).toMatch(new RegExp(`/backend/pci/${domid}/0/dev-1 = "${E1000}"`));
+  expect(be).toMatch(new RegExp(`/backend/pci/${domid}/0/vdevfn-1 = "30"`));
+  expect(be).toMatch(new RegExp(`/backend/pci/${domid}/0/num_devs = "2"`));
+  expect(s.libxl!.out).toMatch(new RegExp(`/libxl/pci/0000-00-04-0/domid = "${domid}"`));
+  expect(s.assignable!.out).not.toMatch(/0000:00:04\.0/);
+  const seen = await waitSerial(e1000At(6), before, 300_000);
+  expect(seen.devices.find((d) => d.id === '8086:100e')!.bdf).toBe('0000:00:06.0');
+}, T);
+
+test('xentool pci-detach delivers the hot-removal: the device leaves the guest and returns to the assignable list', async () => {
+  const before = lastSerialReport();
+  const s = await runSteps(vm, 'hvm-detach', [
+    timed('detach', `${xt} pci-detach --timeout 300 ${GUEST} ${E1000}`),
+    step('xt-list', `${xt} pci-list ${GUEST}`),
+    step('backend', `xenstore-ls -f /local/domain/0/backend/pci/${domid} 2>&1 || true`),
+    step('assignable', `${xt} pci-assignable-list`),
+  ]);
+  expect(s.detach!.rc).toBe(0);
+  timings.push({ what: 'xentool pci-detach', seconds: ms(s.detach!) / 1000 });
+  expect(s['xt-list']!.out).toBe(xlRows());
+  expect(s.backend!.out).not.toContain(E1000);
+  expect(s.assignable!.out.split('\n')).toContain(`${E1000} `);
+  const gone = await waitSerial(e1000Gone, before, 300_000);
+  // The device given at creation stays.
+  expect(hasTestdev(gone)).toBe(true);
+}, T);
+
+test('xm pci-attach DOM BDF 7 honours slot 7; xl lists it; xm pci-detach takes it out of the guest', async () => {
+  const before = lastSerialReport();
+  const s = await runSteps(vm, 'hvm-xm', [
+    timed('xm-attach', `${xm} pci-attach ${GUEST} 0:0:4.0 7`),
+    step('xm-list', `${xm} pci-list ${GUEST}`),
+    step('xl-list', `xl pci-list ${GUEST}`),
+  ]);
+  expect(s['xm-attach']!.rc).toBe(0);
+  expect(onlyWarnings(withoutTiming(s['xm-attach']!).out)).toEqual([]);
+  expect(s['xm-list']!.out).toBe(xmRows(7));
+  expect(s['xl-list']!.out).toBe(xlRows(7));
+  await waitSerial(e1000At(7), before, 300_000);
+  const mid = lastSerialReport();
+  // xm's own default is 10 s, which a guest under TCG does not meet: --timeout as for xentool.
+  const d = await runSteps(vm, 'hvm-xm-detach', [
+    timed('xm-detach', `${xm} --timeout 300 pci-detach ${GUEST} 0:0:4.0`),
+    step('xl-list', `xl pci-list ${GUEST}`),
+    step('assignable', 'xl pci-assignable-list'),
+  ]);
+  expect(d['xm-detach']!.rc).toBe(0);
+  expect(d['xl-list']!.out).toBe(xlRows());
+  expect(d.assignable!.out.split('\n')).toContain(`${E1000} `);
+  await waitSerial(e1000Gone, mid, 300_000);
+}, T);
+
+test('timing: xl pci-attach of the same device at slot 6, which xentool lists (left attached for the reboot)', async () => {
+  const before = lastSerialReport();
+  const s = await runSteps(vm, 'hvm-xl-attach', [timed('xl-attach', `xl pci-attach ${GUEST} ${E1000}@06`), step('xt-list', `${xt} pci-list ${GUEST}`)]);
+  expect(s['xl-attach']!.rc).toBe(0);
+  timings.push({ what: 'xl pci-attach @06', seconds: ms(s['xl-attach']!) / 1000 });
+  expect(s['xt-list']!.out).toBe(xlRows(6));
+  await waitSerial(e1000At(6), before, 300_000);
+  // What one xentool start costs in this dom0 (node under TCG), for reading the table: a read
+  // command, and node itself.
+  const v = await runSteps(vm, 'hvm-xt-start', [timed('xt-start', `${xt} pci-assignable-list >/dev/null`), timed('node', 'node -e 0')]);
+  expect(v['xt-start']!.rc).toBe(0);
+  timings.push({ what: 'xentool pci-assignable-list (start-up and one read)', seconds: ms(v['xt-start']!) / 1000 });
+  timings.push({ what: '`node -e 0` (node start-up alone)', seconds: ms(v.node!) / 1000 });
+}, T);
+
+test('reboot: the monitor applies on_reboot=restart; a new domain and QEMU, the config’s device given again (seen after the second boot), the hot-plugged one released', async () => {
+  const r = await vm.exec(
+    [
+      `old=$(xl domid ${GUEST}); oldpid=$(xenstore-read /local/domain/$old/image/device-model-pid); echo "=== old ==="; echo $old`,
+      // The guest's PV drivers answer control/shutdown = reboot (ctrl_alt_del: the busybox /init
+      // never turned C-A-D off, so the kernel restarts at once); QEMU sees the reset and asks Xen
+      // for a reboot shutdown, which the monitor turns into destroy + create.
+      `${xt} reboot ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc`,
+      `i=0; while [ $i -lt 300 ]; do n=$(xl domid ${GUEST} 2>/dev/null); [ -n "$n" ] && [ "$n" != "$old" ] && break; sleep 1; i=$((i+1)); done`,
+      `D=$(xl domid ${GUEST}); echo "=== new ==="; echo $D`,
+      // QEMU is spawned after the domain is built: wait for its pid and its pty.
+      `i=0; while [ $i -lt 300 ] && ! xenstore-read /local/domain/$D/serial/0/tty >/dev/null 2>&1; do sleep 1; i=$((i+1)); done`,
+      copySerial(`${GUEST}-2`),
+      `i=0; while [ $i -lt 300 ] && [ "$(xenstore-read /local/domain/0/device-model/$D/state 2>/dev/null)" != running ]; do sleep 1; i=$((i+1)); done`,
+      `echo "=== old-qemu ==="; [ -d /proc/$oldpid ] && echo running || echo gone`,
+      `PID=$(xenstore-read /local/domain/$D/image/device-model-pid); echo "=== qemu-domid ==="; tr '\\000' '\\n' < /proc/$PID/cmdline | grep -A1 '^-xen-domid$' | tail -1`,
+      `echo "=== old-left ==="; xenstore-ls -f | grep -E "^(/local/domain/$old|/libxl/$old|/local/domain/0/(backend/[a-z]+|device-model)/$old)( |/)"; true`,
+      `echo "=== xl-pci ==="; xl pci-list ${GUEST}`,
+      `echo "=== assignable ==="; xl pci-assignable-list`,
+      `echo "=== libxl-e1000 ==="; xenstore-ls -f /libxl/pci/0000-00-04-0 2>/dev/null; true`,
+      // The new domain's own monitor (the old one exits after acting).
+      `i=0; while [ $i -lt 120 ] && [ "$(${MONITORS} | grep -c "monitor $D ")" = 0 ]; do sleep 1; i=$((i+1)); done`,
+      `echo "=== monitors ==="; ${MONITORS} | sed 's/.*create --monitor \\([0-9]*\\) .*/\\1/'`,
+      `echo "=== log ==="; cat /var/log/xen/xentool-${GUEST}.log`,
+    ].join('\n'),
+    { timeoutS: 900 },
+  );
+  saveTranscript('xentool/hvm/reboot.txt', r.stdout + r.stderr);
+  expect(section(r.stdout, 'rc').trim()).toBe('0');
+  const oldId = section(r.stdout, 'old').trim();
+  const newId = section(r.stdout, 'new').trim();
+  expect(newId).toMatch(/^\d+$/);
+  expect(newId).not.toBe(oldId);
+  expect(section(r.stdout, 'old-qemu').trim()).toBe('gone');
+  expect(section(r.stdout, 'qemu-domid').trim()).toBe(newId);
+  expect(section(r.stdout, 'old-left').trim()).toBe('');
+  // The config's device is given again; the one xl hot-plugged went back with the old domain.
+  expect(section(r.stdout, 'xl-pci')).toBe(xlRows().trimEnd());
+  expect(section(r.stdout, 'assignable').split('\n')).toContain(`${E1000} `);
+  expect(section(r.stdout, 'libxl-e1000').trim()).toBe('');
+  expect(section(r.stdout, 'monitors').trim()).toBe(newId);
+  expect(section(r.stdout, 'log')).toMatch(new RegExp(`Domain ${oldId} has been shut down, reason code reboot[\\s\\S]*Restarting domain ${GUEST}`));
+  domid = Number(newId);
+  boot = `${GUEST}-2`;
+  // The second boot's first PCI scan has the device again, at the same slot.
+  const first = await waitSerial(() => true, 0, 1_200_000);
+  expect(first.devices.find((d) => d.id === '1b36:0005')?.bdf).toBe(`0000:00:${hex2(testdevSlot)}.0`);
+}, T);
+
+test('shutdown -w: the guest powers off, the monitor destroys it; no QEMU, socket, node or monitor is left', async () => {
+  const r = await vm.exec(
+    [
+      `D=$(xl domid ${GUEST}); PID=$(xenstore-read /local/domain/$D/image/device-model-pid); uuid=$(xenstore-read /local/domain/$D/vm | sed 's#^/vm/##')`,
+      // As for the PV guest (20-create-pv): the request is read while the guest is paused, and
+      // its shell /init ignores the orderly poweroff the kernel then starts, so sysrq o powers
+      // the kernel off (ACPI S5: QEMU asks Xen for a poweroff shutdown).
+      `xl pause ${GUEST}`,
+      `(timeout 600 env ${xt} shutdown -w ${GUEST}; rc=$?; echo "=== rc ==="; echo $rc) > /tmp/shutdown.out 2> /tmp/shutdown.err &`,
+      `i=0; while [ "$(xenstore-read /local/domain/$D/control/shutdown)" != poweroff ] && [ $i -lt 300 ]; do sleep 1; i=$((i+1)); done`,
+      `echo "=== request ==="; xenstore-read /local/domain/$D/control/shutdown; xl unpause ${GUEST}`,
+      `i=0; while [ -n "$(xenstore-read /local/domain/$D/control/shutdown)" ] && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done`,
+      `xl sysrq ${GUEST} o`,
+      `wait; cat /tmp/shutdown.out; cat /tmp/shutdown.err >&2`,
+      `echo "=== qemu ==="; i=0; while [ -d /proc/$PID ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; [ -d /proc/$PID ] && echo running || echo gone`,
+      `echo "=== sockets ==="; ls /var/run/xen/ | grep -E "qmp-(libxl|libxenstat)-$D$"; true`,
+      `i=0; while ${MONITORS} >/dev/null && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done`,
+      `echo "=== monitor ==="; ${MONITORS} >/dev/null && echo running || echo none`,
+      `echo "=== left ==="; xenstore-ls -f | grep -E "^(/local/domain/$D|/libxl/$D|/vm/$uuid|/local/domain/0/(backend/[a-z]+|device-model)/$D)( |/)"; true`,
+      `echo "=== assignable ==="; xl pci-assignable-list`,
+    ].join('\n'),
+    { timeoutS: 900 },
+  );
+  saveTranscript('xentool/hvm/shutdown.txt', r.stdout + r.stderr);
+  expect(section(r.stdout, 'request').trim()).toBe('poweroff');
+  expect(section(r.stdout, 'rc').trim()).toBe('0');
+  expect(r.stderr).toMatch(/Shutting down domain \d+\nWaiting for 1 domains\nDomain \d+ has been destroyed/);
+  expect(section(r.stdout, 'qemu').trim()).toBe('gone');
+  expect(section(r.stdout, 'sockets').trim()).toBe('');
+  expect(section(r.stdout, 'monitor').trim()).toBe('none');
+  expect(section(r.stdout, 'left').trim()).toBe('');
+  expect(section(r.stdout, 'assignable')).toContain(`${TESTDEV} `);
+}, T);
