@@ -1,9 +1,12 @@
-/** Powers off the VM that global-setup.ts booted; its run directory (logs, consoles) is kept. */
+/** Powers off the VMs that global-setup.ts booted; their run directories (logs, consoles) are kept. */
 import type { XenVm } from './xen-vm';
 
 export default async function globalTeardown(): Promise<void> {
-  const vm = (globalThis as { __xenvm?: XenVm }).__xenvm;
-  if (!vm) return;
-  await vm.shutdown();
-  process.stderr.write(`xenvm: powered off; logs in ${vm.runDir}\n`);
+  const vms = (globalThis as { __xenvms?: XenVm[] }).__xenvms ?? [];
+  await Promise.all(
+    vms.map(async (vm) => {
+      await vm.shutdown();
+      process.stderr.write(`xenvm: powered off; logs in ${vm.runDir}\n`);
+    }),
+  );
 }

@@ -1,7 +1,7 @@
 /**
- * The real-Xen suite: one VM boot (global-setup.ts) shared by every test file, which attach to it
- * through XENVM_RUN_DIR. The files run one after another in one process (maxWorkers 1): they share
- * one hypervisor and its PCI devices. Run it with `npm run test:xen` (needs root, test/xen/setup.sh).
+ * The real-Xen suite: global-setup.ts boots the VMs (two by default, one per jest worker; a file
+ * runs in its worker's VM, one file at a time per VM, so files that share a hypervisor and its PCI
+ * devices never overlap). Run it with `npm run test:xen` (needs root, test/xen/setup.sh).
  */
 /** @type {import('jest').Config} */
 module.exports = {
@@ -18,9 +18,10 @@ module.exports = {
   },
   globalSetup: '<rootDir>/test/xen/global-setup.ts',
   globalTeardown: '<rootDir>/test/xen/global-teardown.ts',
-  maxWorkers: 1,
-  // The scenario order matters for readers of the transcripts (domain ids count up), not for
-  // correctness: each file leaves the host as it found it.
+  // One worker per VM (suite.ts suiteVmCount: XENVM_VMS or 2; 1 for a served VM).
+  maxWorkers: process.env.XENVM_RUN_DIR ? 1 : Math.max(1, Number(process.env.XENVM_VMS ?? 2) || 2),
+  // Longest files first, so the two VMs finish together (sequencer.js); each file leaves its
+  // host as it found it, so the order is not a matter of correctness.
   testSequencer: '<rootDir>/test/xen/sequencer.js',
   testTimeout: 300000,
   slowTestThreshold: 60,

@@ -120,11 +120,28 @@ export function xentoolCommand(vm: XenVm, prog: Prog = 'xentool'): string {
   return `sh /mnt/host/bin/${prog}`;
 }
 
-/** The VM that global-setup.ts booted (or that XENVM_RUN_DIR names). */
+/**
+ * How many VMs the suite boots: one per jest worker (jest.config.js), XENVM_VMS or 2. Each VM
+ * keeps one of the machine's two cores busy at most of the time (one emulated CPU working: node in
+ * dom0, or a guest booting), so two run the files nearly twice as fast as one; more only compete.
+ * One when XENVM_RUN_DIR names a served VM.
+ */
+export function suiteVmCount(): number {
+  if (process.env.XENVM_RUN_DIR) return 1;
+  const n = Number(process.env.XENVM_VMS ?? 2);
+  return Number.isInteger(n) && n >= 1 ? n : 2;
+}
+
+/**
+ * This test file's VM: the one XENVM_RUN_DIR names, else one of those global-setup.ts booted
+ * (XENVM_RUN_DIRS), chosen by the jest worker running the file, so that each VM runs one file at
+ * a time.
+ */
 export function suiteVm(): XenVm {
-  const runDir = process.env.XENVM_RUN_DIR;
-  if (!runDir) throw new Error('XENVM_RUN_DIR is not set: run the suite with `npm run test:xen`');
-  return XenVm.attach(runDir);
+  const dirs = (process.env.XENVM_RUN_DIR ?? process.env.XENVM_RUN_DIRS ?? '').split(',').filter(Boolean);
+  if (dirs.length === 0) throw new Error('no VM: run the suite with `npm run test:xen` (or set XENVM_RUN_DIR to a served VM)');
+  const worker = Number(process.env.JEST_WORKER_ID ?? 1);
+  return XenVm.attach(dirs[(worker - 1) % dirs.length]!);
 }
 
 /** Saves a transcript under work/transcripts, and under fixtures/ when recording. */
