@@ -294,11 +294,12 @@ test('reboot: the monitor applies on_reboot=restart; a new domain and QEMU, the 
       `echo "=== old-qemu ==="; [ -d /proc/$oldpid ] && echo running || echo gone`,
       `PID=$(xenstore-read /local/domain/$D/image/device-model-pid); echo "=== qemu-domid ==="; tr '\\000' '\\n' < /proc/$PID/cmdline | grep -A1 '^-xen-domid$' | tail -1`,
       `echo "=== old-left ==="; xenstore-ls -f | grep -E "^(/local/domain/$old|/libxl/$old|/local/domain/0/(backend/[a-z]+|device-model)/$old)( |/)"; true`,
+      // The new domain's own monitor (the old one exits after acting) starts when the creation,
+      // its PCI device included, is complete.
+      `i=0; while [ $i -lt 300 ] && [ "$(${MONITORS} | grep -c "monitor $D ")" = 0 ]; do sleep 1; i=$((i+1)); done`,
       `echo "=== xl-pci ==="; xl pci-list ${GUEST}`,
       `echo "=== assignable ==="; xl pci-assignable-list`,
       `echo "=== libxl-e1000 ==="; xenstore-ls -f /libxl/pci/0000-00-04-0 2>/dev/null; true`,
-      // The new domain's own monitor (the old one exits after acting).
-      `i=0; while [ $i -lt 120 ] && [ "$(${MONITORS} | grep -c "monitor $D ")" = 0 ]; do sleep 1; i=$((i+1)); done`,
       `echo "=== monitors ==="; ${MONITORS} | sed 's/.*create --monitor \\([0-9]*\\) .*/\\1/'`,
       `echo "=== log ==="; cat /var/log/xen/xentool-${GUEST}.log`,
     ].join('\n'),
