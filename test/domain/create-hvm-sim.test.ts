@@ -3,7 +3,7 @@
  * cont before the unpause), the xenstore nodes libxl writes for an HVM guest, pci=[...] through
  * QMP while the domain is paused, and destroy taking the device model and every node away.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimBench } from '../pci/sim-helpers';
 
@@ -17,6 +17,12 @@ beforeEach(async () => {
   writeFileSync(kernel, 'kernel for direct boot');
 });
 afterEach(() => b.cleanup());
+
+/** libxl's userdata files in the simulated host's /var/lib/xen. */
+function userdataFiles(): string[] {
+  const dir = join(b.state, 'var', 'lib', 'xen');
+  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('userdata-')).sort() : [];
+}
 
 function hvmConfig(name: string, extra = ''): string {
   return b.config(`${name}.cfg`, `name = "${name}"\ntype = "hvm"\nkernel = "${kernel}"\nextra = "console=ttyS0"\nmemory = 256\nvcpus = 1\nserial = "pty"\nvnc = 0\n${extra}`);
@@ -35,6 +41,7 @@ describe('create -N of an HVM guest', () => {
       'xs.introduce',
       'console.add',
       'dm.spawn',
+      'libxl.store-config',
       'domain.unpause',
       'monitor.start',
     ]);
@@ -107,12 +114,27 @@ describe('create of an HVM guest on the simulated host', () => {
     expect(b.xenstore('/')).toEqual(before);
   });
 
-  it.each([1, 2, 3, 4, 5, 6, 7, 8])('a failure at step %i leaves nothing behind and names the step', async (step) => {
+  // 8: the libxl config step itself; 9 and 10 (unpause, monitor) fail after it wrote the file.
+  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])('a failure at step %i leaves nothing behind (no stored config either) and names the step', async (step) => {
     const before = b.xenstore('/');
     const r = await b.run(['create', hvmConfig('h1')], { XENTOOL_TEST_FAIL_AT_STEP: String(step) });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`create h1: step ${step + 1}/10 \\(.+\\) failed`));
+    expect(r.stderr).toMatch(new RegExp(`create h1: step ${step + 1}/11 \\(.+\\) failed`));
     expect(b.xenstore('/')).toEqual(before);
     expect((await b.ok(['list'])).stdout).not.toMatch(/^h1\s/m);
+    expect(userdataFiles()).toEqual([]);
+  });
+
+  it('stores the HVM config for xl (type, video memory, vnc as set) and destroy removes it', async () => {
+    await b.ok(['create', '-p', hvmConfig('h1')]);
+    const domid = (await b.ok(['domid', 'h1'])).stdout.trim();
+    const files = userdataFiles();
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(new RegExp(`^userdata-d\\.${domid}\\.[0-9a-f-]{36}\\.libxl-json$`));
+    const j = JSON.parse(readFileSync(join(b.state, 'var', 'lib', 'xen', files[0]!), 'utf8').replace(/\0$/, '')) as { c_info: { type: string }; b_info: Record<string, unknown> };
+    expect(j.c_info.type).toBe('hvm');
+    expect(j.b_info).toMatchObject({ video_memkb: 8192, max_memkb: 262144, 'type.hvm': { vnc: { enable: 'False' }, sdl: {}, serial: 'pty' } });
+    await b.ok(['destroy', 'h1']);
+    expect(userdataFiles()).toEqual([]);
   });
 });

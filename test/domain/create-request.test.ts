@@ -51,7 +51,7 @@ describe('planCreate', () => {
 
   it('puts PCI attach steps after the console and before the unpause', () => {
     const ops = planCreate(req('name="g"\ntype="pv"\nkernel="/k"\npci=["00:04.0","00:05.0"]\n'), obs({ machineMemoryMap: HOST_MAP })).steps.map((s) => s.op);
-    expect(ops.slice(ops.indexOf('console.add'))).toEqual(['console.add', 'pci.attach', 'pci.attach', 'domain.unpause', 'monitor.start']);
+    expect(ops.slice(ops.indexOf('console.add'))).toEqual(['console.add', 'pci.attach', 'pci.attach', 'libxl.store-config', 'domain.unpause', 'monitor.start']);
   });
 
   describe('e820_host', () => {

@@ -4,11 +4,12 @@
  * these check the planner's refusals, the xenstore layout libxl would write, and that any
  * failure part-way leaves the host exactly as it was.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimBench } from '../pci/sim-helpers';
 import { e820FromJson, e820HostMap, type E820Json, e820ToJson } from '../../packages/xentool/src/domain/e820-host';
 import { SIM_MACHINE_MEMORY_MAP } from '../../packages/xentool/src/host/sim/sim-hypervisor';
+import { formatLibxlJson, type LibxlJson } from '../../packages/xentool/src/domain/libxl-userdata';
 
 let b: SimBench;
 let kernel: string;
@@ -23,6 +24,10 @@ beforeEach(async () => {
   writeFileSync(ramdisk, 'initrd');
 });
 afterEach(() => b.cleanup());
+
+/** The simulated host's /var/lib/xen (libxl's userdata files). */
+const xenLib = () => join(b.state, 'var', 'lib', 'xen');
+const userdataFiles = () => (existsSync(xenLib()) ? readdirSync(xenLib()).filter((n) => n.startsWith('userdata-')).sort() : []);
 
 function pvConfig(name: string, extra = ''): string {
   return b.config(`${name}.cfg`, `name = "${name}"\ntype = "pv"\nkernel = "${kernel}"\nramdisk = "${ramdisk}"\nextra = "console=hvc0"\nmemory = 128\nvcpus = 2\n${extra}`);
@@ -42,6 +47,7 @@ describe('create -N', () => {
       'xs.build-post',
       'xs.introduce',
       'console.add',
+      'libxl.store-config',
       'domain.unpause',
       'monitor.start',
     ]);
@@ -131,7 +137,7 @@ describe('create on the simulated host', () => {
     const r = await b.ok(['create', '-N', pvConfig('g1', "pci = [ '01:00.0', '03:00.0' ]\n")]);
     const plan = (JSON.parse(r.stdout) as { plan: { steps: { op: string }[] } }).plan.steps.map((st) => st.op);
     // Attached after the console and before the unpause: pcifront finds them when it first connects.
-    expect(plan.slice(plan.indexOf('console.add'))).toEqual(['console.add', 'pci.attach', 'pci.attach', 'domain.unpause', 'monitor.start']);
+    expect(plan.slice(plan.indexOf('console.add'))).toEqual(['console.add', 'pci.attach', 'pci.attach', 'libxl.store-config', 'domain.unpause', 'monitor.start']);
     // xl's e820_host, forced on by pci=: the guest's map is derived from the host's.
     expect(plan[plan.indexOf('domain.build-pre') + 1]).toBe('domain.e820-host');
     await b.ok(['create', pvConfig('g1', "pci = [ '01:00.0', '03:00.0' ]\n")]);
@@ -173,14 +179,62 @@ describe('bad configs fail before anything is created, with one line', () => {
 });
 
 describe('failure part-way', () => {
-  it.each([1, 2, 3, 4, 5, 6, 7])('a failure at step %i destroys the half-built domain and names the step', async (step) => {
+  // 7: the libxl config step itself fails; 8 and 9 (unpause, monitor) fail after it wrote the file.
+  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9])('a failure at step %i destroys the half-built domain, leaves no stored config and names the step', async (step) => {
     const before = b.xenstore('/');
     const domainsBefore = (await b.ok(['list'])).stdout;
     const r = await b.run(['create', pvConfig('g1')], { XENTOOL_TEST_FAIL_AT_STEP: String(step) });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`create g1: step ${step + 1}/9 \\(.+\\) failed`));
+    expect(r.stderr).toMatch(new RegExp(`create g1: step ${step + 1}/10 \\(.+\\) failed`));
     expect(b.xenstore('/')).toEqual(before);
     expect((await b.ok(['list'])).stdout).toBe(domainsBefore);
+    expect(userdataFiles()).toEqual([]);
+  });
+});
+
+describe('libxl’s stored domain config (xl interop, issues 6 and 9)', () => {
+  const UUID = '5e1f0c1a-3b8e-4d2a-9c47-0a1b2c3d4e5f';
+
+  it('create writes /var/lib/xen/userdata-d.<domid>.<uuid>.libxl-json with the config -N shows, NUL-terminated as libxl stores it', async () => {
+    const cfg = pvConfig('g1', `uuid = "${UUID}"\npci = [ '01:00.0' ]\non_crash = "preserve"\n`);
+    const plan = JSON.parse((await b.ok(['create', '-N', cfg])).stdout) as { plan: { steps: Record<string, unknown>[] } };
+    const step = plan.plan.steps.find((st) => st.op === 'libxl.store-config')!;
+    expect(step).toMatchObject({ uuid: UUID, userid: 'libxl-json' });
+    // -N writes nothing.
+    expect(userdataFiles()).toEqual([]);
+    await b.ok(['create', cfg]);
+    const domid = (await b.ok(['domid', 'g1'])).stdout.trim();
+    expect(userdataFiles()).toEqual([`userdata-d.${domid}.${UUID}.libxl-json`]);
+    const text = readFileSync(join(xenLib(), `userdata-d.${domid}.${UUID}.libxl-json`), 'utf8');
+    expect(text).toBe(formatLibxlJson(step.config as LibxlJson) + '\0');
+    const j = JSON.parse(text.slice(0, -1)) as { c_info: Record<string, unknown>; b_info: Record<string, unknown>; pcidevs: unknown[]; on_crash: string };
+    expect(j.c_info).toEqual({ type: 'pv', name: 'g1', domid: 4294967295, uuid: UUID, run_hotplug_scripts: 'True' });
+    expect(j.b_info).toMatchObject({ max_vcpus: 2, avail_vcpus: [0, 1], max_memkb: 131072, target_memkb: 131072, kernel, ramdisk, cmdline: 'console=hvc0', 'type.pv': { e820_host: 'True' } });
+    expect(j.pcidevs).toEqual([{ bus: 1, vfunc_mask: 1, rdm_policy: 'strict' }]);
+    expect(j.on_crash).toBe('preserve');
+  });
+
+  it('destroy removes that domain’s userdata files (libxl__userdata_destroyall): not the lock file, not another domain’s', async () => {
+    await b.ok(['create', pvConfig('g1', `uuid = "${UUID}"\n`)]);
+    const domid = (await b.ok(['domid', 'g1'])).stdout.trim();
+    const keep = [`userdata-l.${domid}.${UUID}.domain-userdata-lock`, `userdata-d.${domid}1.${UUID}.libxl-json`, `userdata-d.${domid}.aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee.libxl-json`];
+    for (const n of [...keep, `userdata-d.${domid}.${UUID}.xl`]) writeFileSync(join(xenLib(), n), 'x');
+    const plan = await b.ok(['destroy', '-N', 'g1']);
+    expect(plan.stdout).toContain(`remove its libxl userdata files (${xenLib()}/userdata-?.${domid}.${UUID}.*)`);
+    expect(userdataFiles()).toHaveLength(5);
+    await b.ok(['destroy', 'g1']);
+    expect(userdataFiles()).toEqual([...keep].sort());
+  });
+
+  it('the monitor’s destroy removes it too, and a restart stores the config of the new domain', async () => {
+    await b.ok(['create', pvConfig('g1', `uuid = "${UUID}"\n`)]);
+    const domid = (await b.ok(['domid', 'g1'])).stdout.trim();
+    await b.ok(['reboot', 'g1']);
+    const again = (await b.ok(['domid', 'g1'])).stdout.trim();
+    expect(userdataFiles()).toEqual([`userdata-d.${again}.${UUID}.libxl-json`]);
+    expect(again).not.toBe(domid);
+    await b.ok(['shutdown', '-w', 'g1']);
+    expect(userdataFiles()).toEqual([]);
   });
 });
 

@@ -13,6 +13,7 @@ import type { CreateDomainArgs, DomainOps } from './domain-ops';
 import { destroyDomain } from './destroy-domain';
 import { type HvmOptions, qemuXenArgv } from './hvm-options';
 import { type E820Json, e820FromJson, formatE820 } from './e820-host';
+import { type LibxlJson, formatLibxlJson, removeUserdata, storeUserdata, userdataPath } from './libxl-userdata';
 import { removeDomainNodes, writeBuildPost, writeConsole, writeDeviceModelPre, writeSkeleton } from './xs-domain';
 
 export interface CreateState {
@@ -228,6 +229,21 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
           timeoutMs: Number(s.timeoutMs),
           what: `xenconsoled to publish ${tty} (is xenconsoled running?)`,
         });
+        return [];
+      },
+    },
+    'libxl.store-config': {
+      describe: (s) => `store the domain config for xl and libxl: ${ops.xenLibDir}/userdata-d.<domid>.${String(s.uuid)}.${String(s.userid)} (written, then renamed into place)`,
+      apply: async (s) => {
+        const d = domid();
+        storeUserdata(ops.xenLibDir, d, String(s.uuid), String(s.userid), formatLibxlJson(s.config as LibxlJson));
+        return [{ op: 'libxl.remove-config', uuid: s.uuid, userid: s.userid }];
+      },
+    },
+    'libxl.remove-config': {
+      describe: (s) => `remove the stored domain config ${userdataPath(ops.xenLibDir, 'd', domid(), String(s.uuid), String(s.userid))}`,
+      apply: async (s) => {
+        removeUserdata(ops.xenLibDir, domid(), String(s.uuid), String(s.userid));
         return [];
       },
     },

@@ -23,6 +23,8 @@ export interface CreateRequest {
   cmdline: string | null;
   /** What createdomain gets: sync_pt for PV (libxl: PV passthrough is always sync_pt). */
   passthrough: 'disabled' | 'sync_pt' | 'share_pt';
+  /** The config's passthrough= as written (null: not set), which libxl's stored config keeps. */
+  passthroughAsked: DomainConfig['passthrough'];
   onPoweroff: ShutdownAction;
   onReboot: ShutdownAction;
   onCrash: ShutdownAction;
@@ -76,6 +78,7 @@ export function resolveCreate(cfg: DomainConfig, opts: { uuid: string; paused: b
     ramdisk: cfg.ramdisk,
     cmdline: cfg.cmdline,
     passthrough,
+    passthroughAsked: cfg.passthrough,
     onPoweroff: cfg.on_poweroff,
     onReboot: cfg.on_reboot,
     onCrash: cfg.on_crash,

@@ -6,6 +6,7 @@
  */
 import { XentoolError } from '../errors';
 import type { DomainOps } from './domain-ops';
+import { destroyAllUserdata } from './libxl-userdata';
 import { removeDomainNodes } from './xs-domain';
 
 export interface DestroyOptions {
@@ -19,7 +20,8 @@ export interface DestroyOptions {
 
 export async function destroyDomain(ops: DomainOps, domid: number, o: DestroyOptions = {}): Promise<void> {
   if (domid === 0) throw new XentoolError('ERR_DOMAIN_INVALID', 'domain 0 cannot be destroyed');
-  const exists = (await ops.domains()).some((d) => d.domid === domid);
+  const record = (await ops.domains()).find((d) => d.domid === domid);
+  const exists = record !== undefined;
   if (!exists && !o.force) throw new XentoolError('ERR_DOMAIN_NOT_FOUND', `Error: Domain '${domid}' does not exist.`);
   const failures: string[] = [];
   const attempt = async (what: string, fn: () => Promise<void>) => {
@@ -38,6 +40,9 @@ export async function destroyDomain(ops: DomainOps, domid: number, o: DestroyOpt
   const dmPid = await ops.xs.read(`/local/domain/${domid}/image/device-model-pid`).catch(() => undefined);
   if (dmPid !== undefined) await attempt('stopping the device model', () => ops.killDeviceModel(domid, Number.parseInt(dmPid, 10) || undefined));
   await attempt('removing xenstore nodes', () => ops.xs.transaction((tx) => removeDomainNodes(tx, domid)));
+  // libxl removes the domain's userdata files (its stored config among them) here, between the
+  // xenstore nodes and domain_kill; the names carry the uuid, which the hypervisor still knows.
+  if (record) await attempt('removing libxl userdata files', async () => void destroyAllUserdata(ops.xenLibDir, domid, record.uuid));
   if (exists) await attempt('xc_domain_destroy', () => ops.destroyDomain(domid));
   // domain_kill returns once the pages are being freed; the domain leaves the list when the
   // last reference goes (a pty or a grant mapping held by a daemon can keep it a while).

@@ -235,7 +235,7 @@ export async function runDestroy(open: OpenDomainHost, args: ParsedArgs, ctx: Co
     const d = findDomain(await h.ops.domains(), String(args.domain));
     if (d.domid === 0) throw new XentoolError('ERR_DOMAIN_INVALID', 'Cannot destroy privileged domain 0.');
     if (args.dryRun) {
-      await write(ctx.stdout, `plan: destroy ${String(args.domain)}\n  1. remove its PCI devices\n  2. pause domain ${d.domid}\n  3. remove its xenstore nodes\n  4. xc_domain_destroy ${d.domid}\n`);
+      await write(ctx.stdout, `plan: destroy ${String(args.domain)}\n  1. remove its PCI devices\n  2. pause domain ${d.domid}\n  3. remove its xenstore nodes\n  4. remove its libxl userdata files (${h.ops.xenLibDir}/userdata-?.${d.domid}.${d.uuid}.*)\n  5. xc_domain_destroy ${d.domid}\n`);
       return 0;
     }
     await destroyDomain(h.ops, d.domid, { detachAllPci: (id) => detachAll(h, id, ctx) });

@@ -72,6 +72,8 @@ export type ShutdownCode = 'poweroff' | 'reboot' | 'suspend' | 'crash' | 'watchd
 export interface DomainOps {
   readonly kind: 'real' | 'sim';
   readonly xs: Xs;
+  /** libxl's XEN_LIB_DIR, where the domains' userdata files live (/var/lib/xen on a real host). */
+  readonly xenLibDir: string;
   facts(): Promise<HostFacts>;
   domains(): Promise<DomainRecord[]>;
   /** Whether a file the config names can be read by the builder. */

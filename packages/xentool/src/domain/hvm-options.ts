@@ -13,6 +13,9 @@ export interface HvmOptions {
   serial: 'pty' | null;
   /** vnc=1 (libxl's default) → `-vnc 127.0.0.1:0,to=99`; vnc=0 → `-vnc none`. */
   vnc: boolean;
+  /** Whether the config set vnc= and sdl= (libxl's stored config has them only then). */
+  vncSet?: boolean;
+  sdlSet?: boolean;
   /** The emulated VGA: cirrus (default), stdvga, or none. */
   vga: 'cirrus' | 'stdvga' | 'none';
   /** libxl's video_memkb: 8 MiB for cirrus, 16 MiB for stdvga, 0 without a VGA. */
@@ -70,6 +73,8 @@ export function readHvmOptions(file: ConfigFile): HvmOptions {
   return {
     serial,
     vnc: bool('vnc', true),
+    ...(str('vnc') !== undefined ? { vncSet: true } : {}),
+    ...(str('sdl') !== undefined ? { sdlSet: true } : {}),
     vga,
     videoMemKiB: vga === 'none' ? 0 : vga === 'stdvga' ? 16 * 1024 : 8 * 1024,
     boot: str('boot') ?? 'cda',

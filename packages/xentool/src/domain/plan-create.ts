@@ -11,6 +11,7 @@ import type { Plan, Step } from '../plan/plan';
 import type { CreateRequest } from './create-request';
 import { QEMU_XEN, qemuXenArgv } from './hvm-options';
 import { type E820Entry, e820HostMap, e820ToJson } from './e820-host';
+import { LIBXL_JSON, libxlDomainConfig } from './libxl-userdata';
 
 export interface CreateObservation {
   /** Names of existing domains. */
@@ -161,6 +162,13 @@ function buildPostStep(
 /** pci.attach per device, the unpause (unless -p), and the monitor. */
 function tailSteps(req: CreateRequest, o: { attachWhy: string; unpause: Record<string, unknown> & { why: string } }): Step[] {
   const steps: Step[] = req.pci.map((p) => ({ op: 'pci.attach', spec: p.spec, why: o.attachWhy }));
+  steps.push({
+    op: 'libxl.store-config',
+    uuid: req.uuid,
+    userid: LIBXL_JSON,
+    config: libxlDomainConfig(req),
+    why: 'libxl stores the domain config once creation is complete and before xl unpauses (domcreate_complete); xl reads it for every later device change (without it `xl pci-attach` fails with ERROR_JSON_CONFIG_EMPTY), so it is written after the create-time devices (libxl does not add those again) and before the guest runs',
+  });
   if (!req.paused) steps.push({ op: 'domain.unpause', ...o.unpause });
   steps.push({
     op: 'monitor.start',

@@ -8,6 +8,7 @@ import type { Xs } from '../xs/xs';
 import type { QmpClient } from '../qmp/qmp-client';
 import type { BuildHvmArgs, BuildPreArgs, BuildPvArgs, CreateDomainArgs, DomainOps, HostFacts, ShutdownCode, SpawnDm } from './domain-ops';
 import { readableFile } from './readable-file';
+import { XEN_LIB_DIR } from './libxl-userdata';
 import type { E820Entry } from './e820-host';
 
 export class RealDomainOps implements DomainOps {
@@ -21,6 +22,8 @@ export class RealDomainOps implements DomainOps {
     private readonly qmpOf: (domid: number) => Promise<QmpClient>,
     /** Where QEMU's QMP sockets live (/var/run/xen). */
     private readonly runDir = '/var/run/xen',
+    /** libxl's XEN_LIB_DIR (userdata files). */
+    readonly xenLibDir = XEN_LIB_DIR,
   ) {}
 
   async facts(): Promise<HostFacts> {

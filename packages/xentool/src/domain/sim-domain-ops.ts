@@ -26,6 +26,10 @@ export class SimDomainOps implements DomainOps {
     return this.host.xs;
   }
 
+  get xenLibDir(): string {
+    return this.host.xenLibDir;
+  }
+
   async facts(): Promise<HostFacts> {
     const i = await this.host.info();
     return {

@@ -11,6 +11,7 @@ import { XentoolError } from '../../errors';
 import type { OpOptions } from '../../pci/pci-ops';
 import { pciAttach, pciDetach } from '../../pci/pci-ops';
 import { readAttached } from '../../pci/backend-xs';
+import { destroyAllUserdata } from '../../domain/libxl-userdata';
 import type { SimDomainMeta, SimHost } from './sim-host';
 
 export async function createSimDomain(host: SimHost, cfg: DomainConfig, o: OpOptions): Promise<number> {
@@ -108,5 +109,6 @@ export async function destroySimDomain(host: SimHost, domid: number, o: OpOption
   await host.xs.rm(`/libxl/${domid}`);
   await host.xs.rm(`/local/domain/0/device-model/${domid}`);
   await host.xs.rm(`/local/domain/${domid}`);
+  destroyAllUserdata(host.xenLibDir, domid, meta.uuid);
   host.server.releaseDomain(domid);
 }

@@ -417,6 +417,11 @@ export class SimHost implements Host, PciHost {
     return path.join(this.dir, 'intents');
   }
 
+  /** The simulated /var/lib/xen (libxl's userdata files), beside the state. */
+  get xenLibDir(): string {
+    return path.join(this.dir, 'var', 'lib', 'xen');
+  }
+
   /**
    * Persists the whole state now (atomically: temp file, fsync, rename), without stopping
    * anything. The state is otherwise written only by close(), so a process killed while an
