@@ -327,9 +327,9 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
       );
       saveTranscript('xentool/create-pv/failures.txt', r.stdout + r.stderr);
       expect(section(r.stdout, 'junk')).toContain('rc=1');
-      expect(r.stderr).toMatch(/create xtdbad: step 4\/9 \(build the PV image: kernel \/etc\/passwd.*\) failed: xc_dom_parse_image: .*; the 3 completed steps were undone/);
+      expect(r.stderr).toMatch(/create xtdbad: step 4\/10 \(build the PV image: kernel \/etc\/passwd.*\) failed: xc_dom_parse_image: .*; the 3 completed steps were undone/);
       expect(section(r.stdout, 'injected')).toContain('rc=1');
-      expect(r.stderr).toMatch(/create xtdpv: step 6\/9 \(introduce the domain to xenstored.*\) failed/);
+      expect(r.stderr).toMatch(/create xtdpv: step 6\/10 \(introduce the domain to xenstored.*\) failed/);
       expect(section(r.stdout, 'xl')).not.toMatch(/^xtd(pv|bad)\s/m);
       if (section(r.stdout, 'xsdiff').trim() !== 'shared') {
         expect(section(r.stdout, 'xsdiff').trim()).toBe('');
