@@ -36,10 +36,16 @@ const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
  * hostState in dom0: every PCI backend, the guests' frontends, /libxl/pci without the empty
  * directories libxl never deletes (test/xen/README.md, facts), pciback's slots, xl's assignable
  * list, every PCI function's dom0 driver, xl's pci-list of each guest.
+ *
+ * Taken once the guests' pcifronts have settled (up to 120 s): attach waits for the backend only
+ * (as libxl), so a slow guest's frontend can still be on its way from Initialised (3) to Connected
+ * (4) when the next command runs; seen on 2026-11-24 with two VMs sharing the machine, a snapshot
+ * before a refusal said 3 and the one after it 4.
  */
 export function stateScript(guests: string[]): string {
   const gs = guests.map(q).join(' ');
   return [
+    `i=0; while [ $i -lt 120 ]; do busy=; for g in ${gs}; do d=$(xl domid $g 2>/dev/null) || continue; s=$(xenstore-read /local/domain/$d/device/pci/0/state 2>/dev/null) || continue; b=$(xenstore-read /local/domain/0/backend/pci/$d/0/state 2>/dev/null); [ "$b" = 4 ] && [ "$s" != 4 ] && busy=1; done; [ -z "$busy" ] && break; sleep 1; i=$((i+1)); done`,
     "echo '# backend'; xenstore-ls -f /local/domain/0/backend/pci 2>/dev/null",
     `echo '# frontends'; for g in ${gs}; do i=$(xl domid $g 2>/dev/null) && xenstore-ls -f /local/domain/$i/device/pci 2>/dev/null; done`,
     "echo '# libxl'; xenstore-ls -f /libxl/pci 2>/dev/null | grep -v '= \"\"$'",
