@@ -1,5 +1,5 @@
 /**
- * Boots the suite's VMs: one per jest worker (suiteVmCount(), 2 by default), each test file runs
+ * Boots the suite's VMs: one per jest worker (suiteVmCount(), 1 by default), each test file runs
  * in one of them, one file at a time per VM. When XENVM_RUN_DIR already names a running VM
  * (`node test/xen/run.js serve`), the suite uses that one alone and leaves it running.
  */

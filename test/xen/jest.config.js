@@ -1,5 +1,5 @@
 /**
- * The real-Xen suite: global-setup.ts boots the VMs (two by default, one per jest worker; a file
+ * The real-Xen suite: global-setup.ts boots the VMs (XENVM_VMS, one by default; one jest worker per VM; a file
  * runs in its worker's VM, one file at a time per VM, so files that share a hypervisor and its PCI
  * devices never overlap). Run it with `npm run test:xen` (needs root, test/xen/setup.sh).
  */
@@ -18,9 +18,9 @@ module.exports = {
   },
   globalSetup: '<rootDir>/test/xen/global-setup.ts',
   globalTeardown: '<rootDir>/test/xen/global-teardown.ts',
-  // One worker per VM (suite.ts suiteVmCount: XENVM_VMS or 2; 1 for a served VM).
-  maxWorkers: process.env.XENVM_RUN_DIR ? 1 : Math.max(1, Number(process.env.XENVM_VMS ?? 2) || 2),
-  // Longest files first, so the two VMs finish together (sequencer.js); each file leaves its
+  // One worker per VM (suite.ts suiteVmCount: XENVM_VMS or 1; 1 for a served VM).
+  maxWorkers: process.env.XENVM_RUN_DIR ? 1 : Math.max(1, Number(process.env.XENVM_VMS ?? 1) || 1),
+  // Longest files first, so that several VMs finish together (sequencer.js); each file leaves its
   // host as it found it, so the order is not a matter of correctness.
   testSequencer: '<rootDir>/test/xen/sequencer.js',
   testTimeout: 300000,

@@ -121,15 +121,15 @@ export function xentoolCommand(vm: XenVm, prog: Prog = 'xentool'): string {
 }
 
 /**
- * How many VMs the suite boots: one per jest worker (jest.config.js), XENVM_VMS or 2. Each VM
- * keeps one of the machine's two cores busy at most of the time (one emulated CPU working: node in
- * dom0, or a guest booting), so two run the files nearly twice as fast as one; more only compete.
- * One when XENVM_RUN_DIR names a served VM.
+ * How many VMs the suite boots: one per jest worker (jest.config.js), XENVM_VMS or 1. Two on the
+ * 2-core machine were not faster (2026-11-24: each file took 2.2-2.6 times as long as alone; an
+ * HVM guest is a chain of round trips through dom0's QEMU and each waits for a host CPU), so more
+ * are for machines with more cores. One when XENVM_RUN_DIR names a served VM.
  */
 export function suiteVmCount(): number {
   if (process.env.XENVM_RUN_DIR) return 1;
-  const n = Number(process.env.XENVM_VMS ?? 2);
-  return Number.isInteger(n) && n >= 1 ? n : 2;
+  const n = Number(process.env.XENVM_VMS ?? 1);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
 /**
