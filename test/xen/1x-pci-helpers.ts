@@ -2,8 +2,8 @@
  * What the xentool PCI scenario files (10-14) share: running xentool and its xm front end in dom0,
  * and many commands in one round trip.
  *
- * Every node start in dom0 costs 60-170 s under TCG on a loaded 2-core machine (measured while
- * writing these files), so each step runs all its commands in one `vm.exec` script that prints
+ * Every node start in dom0 costs seconds under TCG (2-5 s idle, a minute on a loaded machine), so
+ * each step runs all its commands in one `vm.exec` script that prints
  * `=== NAME` before each command's output and `=== NAME rc=N` after it; `sections()` splits that
  * back into one {out, rc} per command.
  */

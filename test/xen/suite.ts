@@ -34,14 +34,18 @@ export type Prog = 'xentool' | 'xm';
 
 const PACKAGE_DIR = path.join(PROJECT_DIR, 'packages', 'xentool');
 
-/** The build id `npm run build` ends the bundle with (bin/load-bundle.js), or undefined. */
+/** The build id `npm run build` ends the bundle with (read by the bin's own buildIdOf), or undefined. */
 function builtBundleId(): string | undefined {
+  let text: string;
   try {
-    const text = fs.readFileSync(path.join(PACKAGE_DIR, 'bundle', 'xentool.js'), 'latin1');
-    return /\/\/# xentoolBuildId=([0-9a-f]{16,64})\s*$/.exec(text.slice(-120))?.[1];
+    text = fs.readFileSync(path.join(PACKAGE_DIR, 'bundle', 'xentool.js'), 'latin1');
   } catch {
     return undefined;
   }
+  // The bin starts the CLI only when it is the main module; required, it exports its loader's parts.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bin = require(path.join(PACKAGE_DIR, 'bin', 'xentool.js')) as { buildIdOf(source: string): string | undefined };
+  return bin.buildIdOf(text);
 }
 
 /**
