@@ -5,9 +5,10 @@
  * - Issue 9 (lifecycle): `xentool create` builds the domain (hvmloader + SeaBIOS through
  *   libxenguest), spawns qemu-xen with the command line xl uses for the same config, and gives it
  *   the pci-testdev (00:06.0, `pci=`) through QMP while the domain is paused: the guest's first PCI
- *   scan already has it. `xentool reboot` restarts it through the monitor (on_reboot=restart: a new
- *   domain and a new QEMU, the device given again, seen by the guest after its second boot);
- *   `xentool shutdown -w` ends it, leaving no QEMU, socket, node or monitor.
+ *   scan already has it. `xentool console` reaches its serial port. `xentool reboot` restarts it
+ *   through the monitor (on_reboot=restart: a new domain and a new QEMU, the device given again,
+ *   seen by the guest after its second boot); `xentool shutdown -w` ends it, leaving no QEMU,
+ *   socket, node or monitor, and Xen's free memory back where it was before the create.
  * - Issue 7 scenario 4 and issue 6's HVM sequences: `xentool pci-attach DOM BDF@06` hot-plugs the
  *   e1000 (00:04.0) at guest slot 6 through QMP `device_add`; the guest's kernel finds it at
  *   0000:00:06.0 and binds e1000; xm pci-list shows the seed's Xen 3.3 layout and xentool/xl
@@ -26,7 +27,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { guestPciReports, hvmGuestConfig, serialConsole, waitForSerialPci, type GuestPciReport } from './guests';
+import { consoleProbe, guestPciReports, hvmGuestConfig, serialConsole, waitForSerialPci, type GuestPciReport } from './guests';
 import { section } from './20-pv-cases';
 import { ms, pciCommands, runSteps, step, timed, timingTable, withoutTiming } from './1x-pci-helpers';
 import { FIXTURES_DIR, saveTranscript, suiteVm } from './suite';
@@ -93,8 +94,20 @@ function xmRows(e1000Slot?: number): string {
 }
 
 /** Starts copying the domain's serial pty into the share as boot `name` (outlives the script: setsid). */
-const copySerial = (name: string) =>
-  [`TTY=$(xenstore-read /local/domain/$D/serial/0/tty) || exit 1`, `setsid sh -c "cat $TTY > /mnt/host/consoles/serial-${name}.log" </dev/null >/dev/null 2>&1 &`, `echo "=== tty ==="; echo $TTY`].join('\n');
+const copySerial = (name: string, append = false) =>
+  [
+    `TTY=$(xenstore-read /local/domain/$D/serial/0/tty) || exit 1`,
+    `setsid sh -c "cat $TTY ${append ? '>>' : '>'} /mnt/host/consoles/serial-${name}.log" </dev/null >/dev/null 2>&1 &`,
+    `echo "=== tty ==="; echo $TTY`,
+  ].join('\n');
+
+/** Stops the copy of the domain's serial pty (the sh -c and its cat both name the pty). */
+const stopSerialCopy = `TTY=$(xenstore-read /local/domain/$D/serial/0/tty) && for p in $(ps | grep -v grep | grep "cat $TTY" | awk '{print $1}'); do kill $p; done`;
+
+/** dom0's view of the hypervisor's free memory (MiB), as 20-create-pv reads it. */
+const FREE = `xl info | sed -n 's/^free_memory *: //p'`;
+/** Before the guest was created. */
+let freeBefore: number;
 
 const MONITORS = `ps | grep -v grep | grep 'create --monitor.*/guests/${GUEST}'`;
 const CLEANUP = `xl destroy ${GUEST} 2>/dev/null; for p in $(ps | grep -v grep | grep -e 'create --monitor.*/guests/${GUEST}' -e 'serial-${GUEST}' | awk '{print $1}'); do kill $p; done; true`;
@@ -134,6 +147,7 @@ test('xentool create: the domain is built, qemu-xen runs with xl’s command lin
       `test -x /usr/libexec/xen-qemu-system-i386 || { echo "no qemu-xen in dom0 (images built with XENVM_WITH_QEMU=0?)"; exit 3; }`,
       `xl pci-assignable-list | grep -q '^${TESTDEV} ' || xl pci-assignable-add ${TESTDEV}`,
       `${xt} pci-assignable-add ${E1000} 2>&1 | grep -v '^warning: '; echo "=== assignable-rc ==="; echo $?`,
+      `echo "=== free ==="; ${FREE}`,
       `${xt} create /mnt/host/guests/${GUEST}.cfg; rc=$?; echo "=== rc ==="; echo $rc`,
       `D=$(xl domid ${GUEST}); echo "=== domid ==="; echo $D`,
       copySerial(GUEST),
@@ -151,6 +165,8 @@ test('xentool create: the domain is built, qemu-xen runs with xl’s command lin
   saveTranscript('xentool/hvm/create.txt', r.stdout + r.stderr);
   if (r.code === 3) throw new Error(r.stdout);
   expect(section(r.stdout, 'rc').trim()).toBe('0');
+  freeBefore = Number(section(r.stdout, 'free').trim());
+  expect(freeBefore).toBeGreaterThan(0);
   domid = Number(section(r.stdout, 'domid').trim());
   expect(domid).toBeGreaterThan(0);
   expect(section(r.stdout, 'tty').trim()).toMatch(/^\/dev\/pts\/\d+$/);
@@ -189,6 +205,23 @@ test('the guest boots and its first PCI scan already has the device, at the slot
   expect(first.devices.some((d) => d.id === '8086:100e')).toBe(false);
   const s = await runSteps(vm, 'hvm-xm-list', [step('xm-list', `${xm} pci-list ${GUEST}`)]);
   expect(s['xm-list']).toEqual({ out: xmRows(), rc: 0 });
+}, T);
+
+test('xentool console reaches the guest’s emulated serial port (the pty QEMU published; serial is the default for HVM)', async () => {
+  // One reader at a time on a pty: the copy into the share pauses while xentool console reads.
+  const r = await vm.exec(
+    [
+      `D=${domid}`,
+      stopSerialCopy,
+      consoleProbe(`${xt} console ${GUEST}`, GUEST),
+      copySerial(GUEST, true),
+    ].join('\n'),
+    { timeoutS: 400 },
+  );
+  saveTranscript('xentool/hvm/console.txt', r.stdout + r.stderr);
+  expect(section(r.stdout, 'err')).toBe('');
+  // The kernel's sysrq help, which the guest printed on ttyS0 (console=ttyS0).
+  expect(section(r.stdout, 'console')).toMatch(/sysrq: HELP/i);
 }, T);
 
 test('xentool pci-attach DOM BDF@06 puts the device at guest slot 6 through QMP; the guest binds e1000 there', async () => {
@@ -348,6 +381,9 @@ test('shutdown -w: the guest powers off, the monitor destroys it; no QEMU, socke
       `echo "=== monitor ==="; ${MONITORS} >/dev/null && echo running || echo none`,
       `echo "=== left ==="; xenstore-ls -f | grep -E "^(/local/domain/$D|/libxl/$D|/vm/$uuid|/local/domain/0/(backend/[a-z]+|device-model)/$D)( |/)"; true`,
       `echo "=== assignable ==="; xl pci-assignable-list`,
+      // Xen frees a dead domain's pages as it tears it down: wait up to 2 minutes for the figure.
+      `end=$(($(date +%s) + 120)); while [ "$(${FREE})" != "${freeBefore}" ] && [ $(date +%s) -lt $end ]; do sleep 1; done`,
+      `echo "=== free ==="; ${FREE}; echo "=== domains ==="; xl list | tail -n +2 | awk '{print $1}'`,
     ].join('\n'),
     { timeoutS: 900 },
   );
@@ -360,4 +396,8 @@ test('shutdown -w: the guest powers off, the monitor destroys it; no QEMU, socke
   expect(section(r.stdout, 'monitor').trim()).toBe('none');
   expect(section(r.stdout, 'left').trim()).toBe('');
   expect(section(r.stdout, 'assignable')).toContain(`${TESTDEV} `);
+  // No memory leaked across create, two hot-plugs, a reboot (destroy + create) and the shutdown:
+  // with only dom0 left, Xen's free memory is what it was before the create.
+  expect(section(r.stdout, 'domains').trim()).toBe('Domain-0');
+  expect(Number(section(r.stdout, 'free').trim())).toBe(freeBefore);
 }, T);

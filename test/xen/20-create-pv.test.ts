@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import { guestBootMap, hostHolesMissing, xenBootMap } from './20-pv-cases';
-import { pvGuestConfig, waitForGuestPci, writeGuestConfig } from './guests';
+import { consoleProbe, pvGuestConfig, waitForGuestPci, writeGuestConfig } from './guests';
 import { saveTranscript, suiteVm, xentoolCommand } from './suite';
 import type { XenVm } from './xen-vm';
 
@@ -138,10 +138,7 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
         [
           `id=$(xl domid ${GUEST})`,
           `echo "=== tty ==="; xenstore-read /local/domain/$id/console/tty`,
-          // No keyboard here: the guest is made to write while we listen (sysrq h prints the
-          // sysrq help on its console, every 15 s, since node's start-up time varies).
-          `(i=0; while [ $i -lt 16 ]; do sleep 15; xl sysrq ${GUEST} h; i=$((i+1)); done) &`,
-          `timeout -s TERM 240 env ${xentool} console ${GUEST} </dev/null > /tmp/console.out 2>/tmp/console.err; echo "=== console ==="; head -c 65536 /tmp/console.out | tr -d '\\000'; echo "=== err ==="; cat /tmp/console.err`,
+          consoleProbe(`${xentool} console ${GUEST}`, GUEST),
         ].join('\n'),
         { timeoutS: 400 },
       );

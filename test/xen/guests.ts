@@ -165,3 +165,21 @@ export async function waitForSerialPci(
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/**
+ * A dom0 script that proves `CONSOLE GUEST` reaches the guest's console: it runs the console
+ * command in the background (no keyboard: stdin is /dev/null) and makes the guest write to its
+ * console with `xl sysrq GUEST h` (the kernel prints its sysrq help whatever the log level) every
+ * 3 s until the help shows in what the command printed, at most `limitS` seconds; then it stops
+ * the command. Prints sections `console` (what the command printed, NULs removed) and `err` (its
+ * stderr). Stopping as soon as the help is seen keeps the wait to what node's start-up in dom0
+ * and the guest need, not a fixed timeout.
+ */
+export function consoleProbe(consoleCommand: string, guest: string, limitS = 240): string {
+  return [
+    `${consoleCommand} </dev/null > /tmp/console.out 2>/tmp/console.err & CPID=$!`,
+    `end=$(($(date +%s) + ${limitS})); while [ $(date +%s) -lt $end ] && ! grep -qi 'sysrq: HELP' /tmp/console.out; do xl sysrq ${guest} h; sleep 3; done`,
+    'kill $CPID 2>/dev/null; wait $CPID 2>/dev/null',
+    `echo "=== console ==="; head -c 65536 /tmp/console.out | tr -d '\\000'; echo "=== err ==="; cat /tmp/console.err`,
+  ].join('\n');
+}
