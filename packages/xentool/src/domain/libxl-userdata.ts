@@ -159,6 +159,11 @@ export function formatLibxlJson(v: LibxlJson): string {
   return gen(v, 0) + '\n';
 }
 
+/** One value as it appears at `depth` inside such a document (its first line unindented). */
+export function formatLibxlJsonValue(v: LibxlJson, depth: number): string {
+  return gen(v, depth);
+}
+
 function gen(v: LibxlJson, depth: number): string {
   const pad = '    '.repeat(depth + 1);
   const close = '    '.repeat(depth);
@@ -175,12 +180,12 @@ function gen(v: LibxlJson, depth: number): string {
 }
 
 /** libxl__userdata_store: write "n", rename over "d"; the stored bytes end with a NUL as libxl's. */
-export function storeUserdata(dir: string, domid: number, uuid: string, userid: string, text: string): string {
+export function storeUserdata(dir: string, domid: number, uuid: string, userid: string, text: string | Buffer): string {
   const file = userdataPath(dir, 'd', domid, uuid, userid);
   const tmp = userdataPath(dir, 'n', domid, uuid, userid);
   // The real /var/lib/xen exists (xen-utils-common); the simulated host's is made on first use.
   mkdirSync(dir, { recursive: true });
-  writeFileSync(tmp, text + '\0', { mode: 0o600 });
+  writeFileSync(tmp, Buffer.concat([typeof text === 'string' ? Buffer.from(text, 'utf8') : text, Buffer.from([0])]), { mode: 0o600 });
   try {
     renameSync(tmp, file);
   } catch (e) {

@@ -22,6 +22,11 @@ export interface Preimage {
   driver?: string | null;
   /** xenstore subtrees the step may change, as they were. */
   trees?: XsTreeCopy[];
+  /**
+   * The step's device in the domain's stored config for xl, as it was (`libxl.pcidev*` steps):
+   * its entry and place, entry null when not listed; null when the domain had no stored config.
+   */
+  pcidev?: { uuid: string; entry: string | null; index: number | null } | null;
 }
 
 export type RecoveryPolicy =

@@ -30,6 +30,11 @@ export interface RecoveryEnv {
   pciback: PcibackOps;
   qmp(domid: number): Promise<QmpClient>;
   handlers: StepHandlers;
+  /**
+   * Device `bdf`'s entry in domain `domid`'s stored config for xl: null when the domain or its
+   * stored config does not exist (or the host keeps none).
+   */
+  storedPcidev?(domid: number, bdf: string): Promise<{ uuid: string; entry: string | null; index: number | null } | null>;
 }
 
 const PCIBACK = '/sys/bus/pci/drivers/pciback';
@@ -79,6 +84,7 @@ export async function preimageOf(env: RecoveryEnv, step: Step): Promise<Preimage
   // qemu-traditional commands: qemu-dm's mailbox (`parameter`, `command`, `state`) as it was.
   if (step.op.startsWith('qemuTrad.')) pre.trees = [await captureTree(env.xs, dmPath(Number(step.domid)))];
   if (BINDING_OPS.has(step.op)) pre.driver = (await env.pciback.currentDriverPath(String(step.bdf))) ?? null;
+  if (step.op.startsWith('libxl.pcidev')) pre.pcidev = env.storedPcidev ? await env.storedPcidev(Number(step.domid), String(step.bdf)) : null;
   return pre;
 }
 
@@ -172,6 +178,15 @@ export async function settleInterrupted(env: RecoveryEnv, step: Step, pre: Preim
     case 'xc.dequarantine':
       await tolerate(['EBUSY'], () => h['xc.quarantine']!.apply({ op: 'xc.quarantine', bdf }));
       return `made sure ${bdf} is quarantined`;
+    case 'libxl.pcidevAdd':
+    case 'libxl.pcidevRemove':
+    case 'libxl.pcidevPut': {
+      // The file is replaced by rename, so it holds the entry as it was or as the step made it:
+      // putting the old one back is right either way (and changes nothing when it is unchanged).
+      if (!pre.pcidev) return undefined;
+      const undo = await h['libxl.pcidevPut']!.apply({ op: 'libxl.pcidevPut', domid, uuid: pre.pcidev.uuid, bdf, entry: pre.pcidev.entry, index: pre.pcidev.index });
+      return undo.length > 0 ? `restored ${bdf}'s entry in domain ${domid}'s stored config` : undefined;
+    }
     case 'backend.add':
       // backend.forget is a no-op when the nodes were never written.
       await h['backend.forget']!.apply({ op: 'backend.forget', domid, bdf });

@@ -22,6 +22,11 @@ export interface PciHost {
   iommuEnabled(): Promise<boolean>;
   /** Connects to the QMP socket of `domid`'s device model. */
   qmp(domid: number): Promise<QmpClient>;
+  /**
+   * libxl's XEN_LIB_DIR, where each domain's stored config lives (/var/lib/xen on a real host);
+   * undefined when the host keeps none.
+   */
+  readonly xenLibDir?: string;
   /** A line for a long wait (the CLI shows it on a TTY). */
   progress?(text: string): void;
 }

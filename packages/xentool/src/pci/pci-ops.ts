@@ -133,13 +133,17 @@ export async function deviceView(
 }
 
 /** The step handlers over this host's primitives (also what pci-recover undoes with). */
-export function stepHandlersFor(host: PciHost, o: Pick<OpOptions, 'progress' | 'warn'>): StepHandlers {
+export function stepHandlersFor(host: PciHost, o: Pick<OpOptions, 'progress' | 'warn' | 'notice' | 'lockTimeoutMs'>): StepHandlers {
   return pciStepHandlers({
     xs: host.xs,
     hv: host.hv,
     pciback: pcibackOps(host.sysfs),
     qmp: (domid) => host.qmp(domid),
     domainName: async (domid) => (await host.domains()).find((d) => d.domid === domid)?.name,
+    domainUuid: async (domid) => (await host.domains()).find((d) => d.domid === domid)?.uuid,
+    ...(host.xenLibDir !== undefined
+      ? { storedConfig: { dir: host.xenLibDir, lockTimeoutMs: o.lockTimeoutMs ?? 120_000, onWait: (t: string) => (o.notice ?? o.warn)(t) } }
+      : {}),
     progress: (t) => o.progress?.(t),
     warn: (t) => o.warn(t),
   });
@@ -236,7 +240,7 @@ export async function pciAttachAllFunctions(host: PciHost, domArg: string, req: 
         testAssign = { ok: false, code: String((e as { code?: string }).code ?? 'EIO') };
       }
       const partnersUsedBy = device.coAssign.map((p) => used.get(bdfText(p)));
-      const p = planPciAttach({ ...req, bdf, vfunc: bdf.func }, { domain, device, testAssign, iommu, partnersUsedBy });
+      const p = planPciAttach({ ...req, bdf, vfunc: bdf.func, vfuncMask: 1 << bdf.func }, { domain, device, testAssign, iommu, partnersUsedBy });
       steps.push(...p.steps);
       warnings.push(...(p.warnings ?? []));
     }

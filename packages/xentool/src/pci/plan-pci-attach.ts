@@ -13,6 +13,10 @@
  *  7. PV: backend nodes + Reconfiguring, then wait until pciback has exported it and pcifront has
  *     reconnected; HVM: QMP device_add (qemu-traditional: `pci-ins` through xenstore, its
  *     answer put back to `running`), then the backend record that `pci-list` reads.
+ *     Just before the backend record (libxl writes both in one go, in libxl__device_pci_add_xenstore):
+ *     the device goes into the domain's stored config for xl (`pcidevs`, under libxl's userdata
+ *     lock), unless the domain is being created (its config is stored whole once creation is
+ *     done, as libxl does). By then the guest slot is known (HVM: QEMU's choice).
  */
 import { XentoolError } from '../errors';
 import type { Plan, Step } from '../plan/plan';
@@ -26,6 +30,12 @@ export interface AttachRequest {
   vslot?: number;
   /** Guest function within the slot (multi-function attach); 0 otherwise, as libxl forces it. */
   vfunc?: number;
+  /**
+   * libxl_device_pci's vfunc_mask as the stored config records it: 1 for one function (what
+   * xl's spec parser gives); for one function of a multi-function attach, 1 << func, the value
+   * with which libxl's re-create puts the function back at guest function `func`.
+   */
+  vfuncMask?: number;
   permissive: boolean;
   msitranslate: boolean;
   powerMgmt: boolean;
@@ -120,6 +130,26 @@ export function planPciAttach(req: AttachRequest, v: AttachView): Plan {
   });
   const opts = `msitranslate=${+req.msitranslate},power_mgmt=${+req.powerMgmt},permissive=${+req.permissive},rdm_policy=${req.rdmPolicy}`;
   const vdevfn = req.vslot === undefined ? undefined : (req.vslot << 3) | (req.vfunc ?? 0);
+  const stored: Step[] = req.starting
+    ? []
+    : [
+        {
+          op: 'libxl.pcidevAdd',
+          domid: d.domid,
+          bdf: b,
+          hvm: d.hvm,
+          ...(d.hvm && d.deviceModel === 'qemu-xen-traditional' ? { dm: 'qemu-xen-traditional' } : {}),
+          ...(!d.hvm && vdevfn !== undefined ? { vdevfn } : {}),
+          vfuncMask: req.vfuncMask ?? 1,
+          msitranslate: req.msitranslate,
+          powerMgmt: req.powerMgmt,
+          permissive: req.permissive,
+          seize: req.seize,
+          rdmPolicy: req.rdmPolicy,
+          ...(req.name ? { name: req.name } : {}),
+          why: "xl's later commands on this domain (save, migrate, its reboot) work from libxl's stored config, which libxl updates with the backend record; a domain being created gets its config stored whole at the end of creation",
+        },
+      ];
   if (d.hvm && d.deviceModel === 'qemu-xen-traditional') {
     steps.push({
       op: 'qemuTrad.pciIns',
@@ -132,6 +162,7 @@ export function planPciAttach(req: AttachRequest, v: AttachView): Plan {
       why: 'qemu-dm exposes the device to the guest (ACPI hot-plug) and answers with the guest devfn it used',
     });
     steps.push({ op: 'qemuTrad.resume', domid: d.domid, why: "qemu-dm's answer is put back to running, as libxl does, so that the next command finds it idle" });
+    steps.push(...stored);
     steps.push({
       op: 'backend.add',
       domid: d.domid,
@@ -152,8 +183,10 @@ export function planPciAttach(req: AttachRequest, v: AttachView): Plan {
       timeoutMs: req.timeoutMs,
       why: 'QEMU exposes the device to the guest (ACPI hot-plug)',
     });
+    steps.push(...stored);
     steps.push({ op: 'backend.add', domid: d.domid, bdf: b, hvm: true, opts, ...(req.name ? { name: req.name } : {}), why: 'the record pci-list and xl read' });
   } else {
+    steps.push(...stored);
     steps.push({
       op: 'backend.add',
       domid: d.domid,

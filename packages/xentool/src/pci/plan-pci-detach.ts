@@ -6,8 +6,10 @@
  *     to Connected). HVM: QMP device_del, wait until the device leaves `query-pci`;
  *     qemu-traditional: `pci-rem` through xenstore, wait for `pci-removed`, then `running` back.
  *  2. reset, 3. xc_deassign_device (Xen parks it in quarantine), 4. revoke every permission
- *     granted at attach (64-bit exact), 5. remove the backend nodes (compacting indices), 6. drop
- *     `/libxl/pci/<bdf>/domid` last, so the device is not offered as assignable before it is clean.
+ *     granted at attach (64-bit exact), 5. remove the backend nodes (compacting indices), then the
+ *     device's entry in the domain's stored config for xl (libxl 4.17 leaves it there, and its
+ *     readers skip entries the backend no longer lists; xentool keeps the file itself right),
+ *     6. drop `/libxl/pci/<bdf>/domid` last, so the device is not offered as assignable before it is clean.
  * Every step can be undone — the first by plugging the device back into the guest — so a
  * failure at any point leaves the device attached exactly as before.
  */
@@ -50,6 +52,12 @@ export function planPciDetach(req: DetachRequest, domain: DomainView, device: De
   steps.push({ op: 'xc.deassign', domid: domain.domid, bdf: b, why: 'take the device out of the guest IOMMU context (Xen quarantines it)' });
   steps.push(...permissionSteps(domain.domid, device, false));
   steps.push({ op: 'backend.remove', domid: domain.domid, bdf: b, why: 'drop the record; higher indices move down as libxl expects' });
+  steps.push({
+    op: 'libxl.pcidevRemove',
+    domid: domain.domid,
+    bdf: b,
+    why: "the domain's stored config for xl stops listing the device together with the record that says it is attached (libxl's own readers skip an entry the backend no longer lists; whatever reads the file itself does not)",
+  });
   steps.push({ op: 'libxl.clearDomid', bdf: b, why: 'only now is the device offered as assignable again' });
   return { title, steps };
 }

@@ -57,7 +57,7 @@ describe('planPciAttach for qemu-traditional', () => {
   it('IOMMU first, then pci-ins, its answer put back to running, then the record with the devfn qemu-dm reported', () => {
     const p = planPciAttach(req({ vslot: 6, msitranslate: true }), view({ domain: trad() }));
     const ops = p.steps.map((s) => s.op);
-    expect(ops.slice(ops.indexOf('xc.assign'))).toEqual(['xc.assign', 'qemuTrad.pciIns', 'qemuTrad.resume', 'backend.add']);
+    expect(ops.slice(ops.indexOf('xc.assign'))).toEqual(['xc.assign', 'qemuTrad.pciIns', 'qemuTrad.resume', 'libxl.pcidevAdd', 'backend.add']);
     expect(p.steps.find((s) => s.op === 'qemuTrad.pciIns')).toMatchObject({ vdevfn: 0x30, msitranslate: true, powerMgmt: false });
     expect(p.steps.at(-1)).toMatchObject({ hvm: true, dm: 'qemu-xen-traditional' });
     expect(ops).not.toContain('hvm.deviceAdd');
@@ -85,9 +85,27 @@ describe('planPciAttach', () => {
       'xc.iomem',
       'xc.grantIrq',
       'xc.assign',
+      'libxl.pcidevAdd',
       'backend.add',
     ]);
     expect(p.steps.at(-1)).toMatchObject({ hvm: false, opts: 'msitranslate=0,power_mgmt=0,permissive=0,rdm_policy=strict' });
+  });
+
+  it("records the device in the domain's stored config as libxl_device_pci fields, except while the domain is being created", () => {
+    const p = planPciAttach(req({ permissive: true, seize: true, rdmPolicy: 'relaxed', name: 'nic0' }), view());
+    expect(p.steps.find((s) => s.op === 'libxl.pcidevAdd')).toMatchObject({
+      domid: 5,
+      bdf: '0000:03:00.0',
+      hvm: false,
+      vfuncMask: 1,
+      msitranslate: false,
+      powerMgmt: false,
+      permissive: true,
+      seize: true,
+      rdmPolicy: 'relaxed',
+      name: 'nic0',
+    });
+    expect(planPciAttach(req({ starting: true }), view()).steps.map((s) => s.op)).not.toContain('libxl.pcidevAdd');
   });
 
   it('grants 64-bit BARs exactly and treats an enabled ROM as memory, not I/O', () => {
@@ -112,7 +130,8 @@ describe('planPciAttach', () => {
     const ops = p.steps.map((s) => s.op);
     expect(ops.indexOf('xc.assign')).toBeLessThan(ops.indexOf('hvm.deviceAdd'));
     expect(p.steps.find((s) => s.op === 'hvm.deviceAdd')).toMatchObject({ vdevfn: 0x38 });
-    expect(ops.at(-1)).toBe('backend.add');
+    // The stored config gets the slot QEMU reports, so its step comes after device_add.
+    expect(ops.slice(ops.indexOf('hvm.deviceAdd'))).toEqual(['hvm.deviceAdd', 'libxl.pcidevAdd', 'backend.add']);
   });
 
   it('seizes from the dom0 driver first when seize=1', () => {
@@ -157,6 +176,7 @@ describe('planPciDetach', () => {
       'xc.iomem',
       'xc.revokeIrq',
       'backend.remove',
+      'libxl.pcidevRemove',
       'libxl.clearDomid',
     ]);
     expect(p.steps.filter((s) => s.op === 'xc.iomem').every((s) => s.allow === false)).toBe(true);

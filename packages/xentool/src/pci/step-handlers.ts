@@ -51,6 +51,13 @@ export interface StepContext {
   /** A progress line for long waits (shown on a TTY). */
   progress(text: string): void;
   warn(text: string): void;
+  /** The domain's uuid while it exists: it names the domain's files in XEN_LIB_DIR. */
+  domainUuid?(domid: number): Promise<string | undefined>;
+  /**
+   * Where libxl keeps the domains' stored configs and how long to wait for libxl's lock on one
+   * (the `libxl.pcidev*` steps keep their "pcidevs" in step); absent: those steps do nothing.
+   */
+  storedConfig?: { dir: string; lockTimeoutMs: number; onWait(text: string): void };
 }
 
 
@@ -389,9 +396,77 @@ export function pciStepHandlers(c: StepContext): StepHandlers {
         ];
       },
     },
+    'libxl.pcidevAdd': {
+      describe: (st) => `add ${s(st, 'bdf')} to domain ${n(st, 'domid')}'s stored config for xl (pcidevs in ${storedConfigName(c, n(st, 'domid'))}, under libxl's lock)`,
+      apply: async (st) => {
+        const domid = n(st, 'domid');
+        const b = bdfOf(st);
+        // libxl records the vdevfn it writes to the backend's vdevfn-N: the slot asked for (PV),
+        // or the one the device model reports (HVM), read as backend.add reads it.
+        let vdevfn = st.vdevfn === undefined ? 0 : n(st, 'vdevfn');
+        if (st.hvm === true) vdevfn = st.dm === 'qemu-xen-traditional' ? await tradVdevfn(c, domid) : await hvmSlotOf(c, domid, b);
+        const { libxlPciJson } = await import('../domain/libxl-userdata');
+        const { pcidevEntryText } = await import('../libxl/stored-pcidevs');
+        const entry = libxlPciJson(
+          {
+            ...b,
+            vdevfn,
+            vfunc_mask: n(st, 'vfuncMask'),
+            msitranslate: st.msitranslate === true,
+            power_mgmt: st.powerMgmt === true,
+            permissive: st.permissive === true,
+            seize: st.seize === true,
+            rdm_policy: st.rdmPolicy === 'relaxed' ? 'relaxed' : 'strict',
+            name: typeof st.name === 'string' ? st.name : null,
+          },
+          st.hvm === true ? 'hvm' : 'pv',
+        );
+        return putPcidevStep(c, domid, undefined, b, pcidevEntryText(entry));
+      },
+    },
+    'libxl.pcidevRemove': {
+      describe: (st) => `remove ${s(st, 'bdf')} from domain ${n(st, 'domid')}'s stored config for xl (pcidevs in ${storedConfigName(c, n(st, 'domid'))}, under libxl's lock)`,
+      apply: async (st) => putPcidevStep(c, n(st, 'domid'), undefined, bdfOf(st), null),
+    },
+    'libxl.pcidevPut': {
+      describe: (st) =>
+        st.entry === null
+          ? `remove ${s(st, 'bdf')} from domain ${n(st, 'domid')}'s stored config for xl again`
+          : `put ${s(st, 'bdf')}'s entry back into domain ${n(st, 'domid')}'s stored config for xl`,
+      apply: async (st) =>
+        putPcidevStep(c, n(st, 'domid'), s(st, 'uuid'), bdfOf(st), st.entry === null ? null : s(st, 'entry'), st.index === null ? undefined : n(st, 'index')),
+    },
     ...qemuTradHandlers(c),
   };
   return handlers;
+}
+
+function storedConfigName(c: StepContext, domid: number): string {
+  return c.storedConfig ? `${c.storedConfig.dir}/userdata-d.${domid}.<uuid>.libxl-json` : 'none kept on this host';
+}
+
+/**
+ * One change to a domain's stored "pcidevs" (libxl/stored-pcidevs.ts, loaded only here), and the
+ * step that puts back what was there. `uuid` pins an undo to the domain it was made for (a
+ * domid can be reused); forward steps use the domain's uuid now. Nothing to do, and nothing to
+ * undo, when the host keeps no stored configs or the domain has none.
+ */
+async function putPcidevStep(c: StepContext, domid: number, uuid: string | undefined, b: Bdf, entry: string | null, index?: number): Promise<Step[]> {
+  const sc = c.storedConfig;
+  if (!sc || !c.domainUuid) return [];
+  const current = await c.domainUuid(domid);
+  if (current === undefined || (uuid !== undefined && uuid !== current)) return [];
+  const { putStoredPcidev } = await import('../libxl/stored-pcidevs');
+  const r = await putStoredPcidev(
+    { dir: sc.dir, lock: { timeoutMs: sc.lockTimeoutMs, onWait: (t) => sc.onWait(t), domainExists: async () => (await c.domainUuid!(domid)) === current } },
+    domid,
+    current,
+    b,
+    entry,
+    index,
+  );
+  if (!r || !r.changed) return [];
+  return [{ op: 'libxl.pcidevPut', domid, uuid: current, bdf: bdfText(b), entry: r.previous?.text ?? null, index: r.previous?.index ?? null }];
 }
 
 /**

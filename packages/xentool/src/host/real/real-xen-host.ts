@@ -11,6 +11,7 @@ import type { PciHost } from '../../pci/pci-host';
 import { QmpClient } from '../../qmp/qmp-client';
 import type { Xs } from '../../xs/xs';
 import { xsFromClient } from '../../xs/xs-client';
+import { XEN_LIB_DIR } from '../../domain/libxl-userdata';
 import { RealHost } from './real-host';
 import { RealPciHypervisor } from './real-pci-hypervisor';
 
@@ -20,6 +21,8 @@ export interface RealXenHostOptions {
   sysRoot?: string;
   procRoot?: string;
   runDir?: string;
+  /** libxl's XEN_LIB_DIR (the domains' stored configs), default /var/lib/xen. */
+  xenLibDir?: string;
 }
 
 export class RealXenHost implements Host, PciHost {
@@ -31,6 +34,7 @@ export class RealXenHost implements Host, PciHost {
   private readonly base: RealHost;
   private readonly runDir: string;
   private readonly xc: XcInterface;
+  readonly xenLibDir: string;
 
   constructor(o: RealXenHostOptions) {
     this.xc = o.xc;
@@ -40,6 +44,7 @@ export class RealXenHost implements Host, PciHost {
     this.sysfs = new Sysfs({ root: o.sysRoot ?? '/sys' });
     this.proc = new Sysfs({ root: o.procRoot ?? '/proc' });
     this.runDir = o.runDir ?? '/var/run/xen';
+    this.xenLibDir = o.xenLibDir ?? XEN_LIB_DIR;
   }
 
   info(): Promise<HostInfo> {
