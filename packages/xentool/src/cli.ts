@@ -2,18 +2,30 @@
  * The CLI factory. `runCli` parses, dispatches and maps every failure to one line on stderr
  * and an exit code; it never exits the process, so tests call it in-process.
  */
-import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import type { CommandContext } from './context';
 import { write } from './context';
 import type { CommandSpec, ParsedArgs } from './command';
 import { isCodedError, UsageError } from './errors';
 import { mapStack } from './map-stack';
+import type { PlainOption } from './plain-command-line';
+import { plainCommandLine } from './plain-command-line';
+
+/** The options every command takes (yargs `global`), in the order the help text lists them. */
+export const GLOBAL_OPTIONS: ReadonlyMap<string, PlainOption> = new Map<string, PlainOption>([
+  ['verbose', { alias: 'v', type: 'boolean', describe: 'Print stack traces for unexpected errors' }],
+  ['color', { type: 'boolean', describe: 'Colour output (--no-color to disable)' }],
+  ['sim', { type: 'boolean', describe: 'Run against the simulated host' }],
+  ['sim-dir', { type: 'string', describe: 'State directory of the simulated host' }],
+  ['dry-run', { alias: 'N', type: 'boolean', describe: 'Print the plan; change nothing' }],
+]);
 
 export interface CliOptions {
   /** Subcommands; defaults to the full xentool set. */
   commands?: CommandSpec[];
   scriptName?: string;
+  /** Parse every command line with yargs, plain ones too (tests compare the two paths). */
+  viaYargs?: boolean;
 }
 
 /** A command's name and aliases, as they may appear on the command line. */
@@ -51,19 +63,28 @@ function skipHelpCaching(y: Argv): void {
 
 export async function runCli(args: string[], ctx: CommandContext, opts: CliOptions = {}): Promise<number> {
   const commands = commandsFor(args, opts.commands ?? (await import('./commands/index')).allCommands());
+  const scriptName = opts.scriptName ?? ctx.prog;
+  // A plain command line runs its command with the arguments yargs would have given it, without
+  // loading yargs (plain-command-line.ts says which lines and why); any other goes through yargs.
+  const plain = opts.viaYargs ? undefined : plainCommandLine(args, commands, GLOBAL_OPTIONS, scriptName);
+  if (plain) {
+    try {
+      return await plain.spec.run(plain.argv, ctx);
+    } catch (e) {
+      return reportError(e, ctx);
+    }
+  }
+
   let exitCode = 0;
   let ran: Promise<void> | undefined;
   let helpText = '';
-
-  const y: Argv = yargs()
-    .scriptName(opts.scriptName ?? ctx.prog)
+  const { default: yargs } = await import('yargs');
+  let y: Argv = yargs()
+    .scriptName(scriptName)
     .exitProcess(false)
-    .parserConfiguration({ 'boolean-negation': true, 'duplicate-arguments-array': true })
-    .option('verbose', { alias: 'v', type: 'boolean', global: true, describe: 'Print stack traces for unexpected errors' })
-    .option('color', { type: 'boolean', global: true, describe: 'Colour output (--no-color to disable)' })
-    .option('sim', { type: 'boolean', global: true, describe: 'Run against the simulated host' })
-    .option('sim-dir', { type: 'string', global: true, describe: 'State directory of the simulated host' })
-    .option('dry-run', { alias: 'N', type: 'boolean', global: true, describe: 'Print the plan; change nothing' })
+    .parserConfiguration({ 'boolean-negation': true, 'duplicate-arguments-array': true });
+  for (const [key, o] of GLOBAL_OPTIONS) y = y.option(key, { ...o, global: true });
+  y = y
     .strict()
     .demandCommand(1, 'a subcommand is required')
     .version(false)
