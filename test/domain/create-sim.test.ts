@@ -214,11 +214,12 @@ describe('libxl’s stored domain config (xl interop, issues 6 and 9)', () => {
     expect(j.on_crash).toBe('preserve');
   });
 
-  it('destroy removes that domain’s userdata files (libxl__userdata_destroyall): not the lock file, not another domain’s', async () => {
+  it('destroy removes that domain’s userdata files (libxl__userdata_destroyall) under its lock, whose unlock removes the lock file; not another domain’s', async () => {
     await b.ok(['create', pvConfig('g1', `uuid = "${UUID}"\n`)]);
     const domid = (await b.ok(['domid', 'g1'])).stdout.trim();
-    const keep = [`userdata-l.${domid}.${UUID}.domain-userdata-lock`, `userdata-d.${domid}1.${UUID}.libxl-json`, `userdata-d.${domid}.aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee.libxl-json`];
-    for (const n of [...keep, `userdata-d.${domid}.${UUID}.xl`]) writeFileSync(join(xenLib(), n), 'x');
+    const keep = [`userdata-d.${domid}1.${UUID}.libxl-json`, `userdata-d.${domid}.aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee.libxl-json`];
+    // A lock file left by a holder that died (libxl's unlock unlinks it; a killed process does not).
+    for (const n of [...keep, `userdata-d.${domid}.${UUID}.xl`, `userdata-l.${domid}.${UUID}.domain-userdata-lock`]) writeFileSync(join(xenLib(), n), 'x');
     const plan = await b.ok(['destroy', '-N', 'g1']);
     expect(plan.stdout).toContain(`remove its libxl userdata files (${xenLib()}/userdata-?.${domid}.${UUID}.*)`);
     expect(userdataFiles()).toHaveLength(5);

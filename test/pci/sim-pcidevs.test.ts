@@ -14,6 +14,8 @@ import { SimBench } from './sim-helpers';
 import { formatLibxlJson, type LibxlJson } from '../../packages/xentool/src/domain/libxl-userdata';
 import { SimHost } from '../../packages/xentool/src/host/sim/sim-host';
 import { pciAttach } from '../../packages/xentool/src/pci/pci-ops';
+import { runCli } from '../../packages/xentool/src/cli';
+import { captureContext } from '../../packages/xentool/src/testing/capture';
 
 jest.setTimeout(120_000);
 
@@ -193,5 +195,24 @@ describe('domains without a stored config, and the lock', () => {
     await new Promise((r) => holder!.once('exit', r));
     await b.ok(['pci-attach', 'g1', '01:00.0']);
     expect(readFileSync(g.file, 'utf8')).toContain('"bus": 1');
+  });
+
+  it('destroy removes the stored config under the lock too: it waits for the holder, then finishes', async () => {
+    await b.ok(['create', pvCfg('g1')]);
+    const g = await domainOf('g1');
+    const lockFile = join(xenLib(), `userdata-l.${g.domid}.${g.uuid}.domain-userdata-lock`);
+    holder = spawn('flock', ['-x', lockFile, '-c', 'echo locked; read x'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((r) => holder!.stdout!.once('data', r));
+    const ctx = captureContext({ env: { XENTOOL_HOST: 'sim', XENTOOL_SIM_DIR: b.state }, cwd: b.dir });
+    let settled = false;
+    const destroying = runCli(['destroy', 'g1'], ctx).finally(() => (settled = true));
+    while (!settled && !ctx.stderr.text.includes("waiting for libxl's lock")) await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false);
+    // Still waiting: the file is there.
+    expect(existsSync(g.file)).toBe(true);
+    holder.stdin!.end();
+    expect(await destroying).toBe(0);
+    expect(ctx.stderr.text).toBe(`waiting for libxl's lock on domain ${g.domid}'s stored config (${lockFile}), held by another toolstack process (xl?)\n`);
+    expect(userdataFiles()).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@
  * teardown: once a domain exists, destroying it (and its xenstore nodes, PCI devices and
  * console) is the one correct way back from any later failure.
  */
+import { mkdirSync } from 'node:fs';
 import { XentoolError } from '../errors';
 import { applyPlan } from '../plan/apply-plan';
 import type { Plan, Step, StepHandlers } from '../plan/plan';
@@ -35,6 +36,10 @@ export interface CreateHooks {
   logDir?: string;
   /** libxenguest progress, for --verbose. */
   onBuildStep?(syscall: string): void;
+  /** A line for stderr at once (waiting for libxl's userdata lock). */
+  notice?(text: string): void;
+  /** How long to wait for libxl's userdata lock (default 120 s). */
+  lockTimeoutMs?: number;
 }
 
 function need<T>(v: T | undefined, what: string): T {
@@ -44,6 +49,10 @@ function need<T>(v: T | undefined, what: string): T {
 
 export function createHandlers(ops: DomainOps, state: CreateState, hooks: CreateHooks): StepHandlers {
   const domid = () => need(state.domid, 'the domid');
+  const userdataLocked = async (d: number, uuid: string, fn: () => unknown) => {
+    const { withDomainUserdataLock } = await import('../libxl/userdata-lock');
+    await withDomainUserdataLock(ops.xenLibDir, d, uuid, { timeoutMs: hooks.lockTimeoutMs ?? 120_000, ...(hooks.notice ? { onWait: hooks.notice } : {}) }, fn);
+  };
   // Both builders take the event channels build-pre made and hand back the store and console
   // frames the later steps need.
   type BuildPorts = { storePort: number; consolePort: number; onStep?: (syscall: string) => void };
@@ -70,7 +79,12 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
       describe: () => `destroy the half-built domain ${state.domid ?? '?'} and remove its xenstore nodes`,
       apply: async () => {
         if (state.domid !== undefined) {
-          await destroyDomain(ops, state.domid, { force: true, ...(hooks.detachAllPci ? { detachAllPci: (d) => hooks.detachAllPci!(d) } : {}) });
+          await destroyDomain(ops, state.domid, {
+            force: true,
+            ...(hooks.detachAllPci ? { detachAllPci: (d) => hooks.detachAllPci!(d) } : {}),
+            ...(hooks.notice ? { notice: hooks.notice } : {}),
+            ...(hooks.lockTimeoutMs !== undefined ? { lockTimeoutMs: hooks.lockTimeoutMs } : {}),
+          });
         }
         return [];
       },
@@ -236,14 +250,17 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
       describe: (s) => `store the domain config for xl and libxl: ${ops.xenLibDir}/userdata-d.<domid>.${String(s.uuid)}.${String(s.userid)} (written, then renamed into place)`,
       apply: async (s) => {
         const d = domid();
-        storeUserdata(ops.xenLibDir, d, String(s.uuid), String(s.userid), formatLibxlJson(s.config as LibxlJson));
+        // Under libxl's userdata lock, as domcreate_complete stores it (the simulated host's
+        // directory is made on first use; the lock file lives in it).
+        mkdirSync(ops.xenLibDir, { recursive: true });
+        await userdataLocked(d, String(s.uuid), () => storeUserdata(ops.xenLibDir, d, String(s.uuid), String(s.userid), formatLibxlJson(s.config as LibxlJson)));
         return [{ op: 'libxl.remove-config', uuid: s.uuid, userid: s.userid }];
       },
     },
     'libxl.remove-config': {
       describe: (s) => `remove the stored domain config ${userdataPath(ops.xenLibDir, 'd', domid(), String(s.uuid), String(s.userid))}`,
       apply: async (s) => {
-        removeUserdata(ops.xenLibDir, domid(), String(s.uuid), String(s.userid));
+        await userdataLocked(domid(), String(s.uuid), () => removeUserdata(ops.xenLibDir, domid(), String(s.uuid), String(s.userid)));
         return [];
       },
     },

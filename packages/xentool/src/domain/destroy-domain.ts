@@ -4,6 +4,7 @@
  * owns, then the hypervisor's domain_kill. xenstored and xenconsoled clean up their own side
  * when they see the domain die (@releaseDomain); libxl sends no XS_RELEASE and neither do we.
  */
+import { existsSync } from 'node:fs';
 import { XentoolError } from '../errors';
 import type { DomainOps } from './domain-ops';
 import { destroyAllUserdata } from './libxl-userdata';
@@ -16,6 +17,10 @@ export interface DestroyOptions {
   detachAllPci?: (domid: number) => Promise<void>;
   /** How long to wait for the hypervisor to let go of the domain. */
   goneTimeoutMs?: number;
+  /** A line for stderr at once (waiting for libxl's userdata lock). */
+  notice?(text: string): void;
+  /** How long to wait for libxl's userdata lock (default 120 s). */
+  lockTimeoutMs?: number;
 }
 
 export async function destroyDomain(ops: DomainOps, domid: number, o: DestroyOptions = {}): Promise<void> {
@@ -42,7 +47,14 @@ export async function destroyDomain(ops: DomainOps, domid: number, o: DestroyOpt
   await attempt('removing xenstore nodes', () => ops.xs.transaction((tx) => removeDomainNodes(tx, domid)));
   // libxl removes the domain's userdata files (its stored config among them) here, between the
   // xenstore nodes and domain_kill; the names carry the uuid, which the hypervisor still knows.
-  if (record) await attempt('removing libxl userdata files', async () => void destroyAllUserdata(ops.xenLibDir, domid, record.uuid));
+  // Under libxl's userdata lock (libxl__destroy_domid too), whose unlock removes the lock file.
+  if (record && existsSync(ops.xenLibDir)) {
+    await attempt('removing libxl userdata files', async () => {
+      const { withDomainUserdataLock } = await import('../libxl/userdata-lock');
+      const lock = { timeoutMs: o.lockTimeoutMs ?? 120_000, ...(o.notice ? { onWait: o.notice } : {}) };
+      await withDomainUserdataLock(ops.xenLibDir, domid, record.uuid, lock, () => void destroyAllUserdata(ops.xenLibDir, domid, record.uuid));
+    });
+  }
   if (exists) await attempt('xc_domain_destroy', () => ops.destroyDomain(domid));
   // domain_kill returns once the pages are being freed; the domain leaves the list when the
   // last reference goes (a pty or a grant mapping held by a daemon can keep it a while).

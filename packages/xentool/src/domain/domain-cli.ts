@@ -161,6 +161,7 @@ export async function createFromConfig(h: DomainHost, ctx: CommandContext, c: Cr
       ...(ctx.verbose ? { onBuildStep: (sc: string) => void write(ctx.stderr, `  ${sc}\n`) } : {}),
       ...(ctx.env.XENTOOL_LOG_DIR ? { logDir: ctx.env.XENTOOL_LOG_DIR } : {}),
       detachAllPci: (d: number) => detachAll(h, d, ctx),
+      notice: (t: string) => void write(ctx.stderr, `${t}\n`),
     },
     ctx.testHooks?.failAtStep !== undefined ? { failAt: ctx.testHooks.failAtStep } : {},
   );
@@ -238,7 +239,7 @@ export async function runDestroy(open: OpenDomainHost, args: ParsedArgs, ctx: Co
       await write(ctx.stdout, `plan: destroy ${String(args.domain)}\n  1. remove its PCI devices\n  2. pause domain ${d.domid}\n  3. remove its xenstore nodes\n  4. remove its libxl userdata files (${h.ops.xenLibDir}/userdata-?.${d.domid}.${d.uuid}.*)\n  5. xc_domain_destroy ${d.domid}\n`);
       return 0;
     }
-    await destroyDomain(h.ops, d.domid, { detachAllPci: (id) => detachAll(h, id, ctx) });
+    await destroyDomain(h.ops, d.domid, { detachAllPci: (id) => detachAll(h, id, ctx), notice: (t) => void write(ctx.stderr, `${t}\n`) });
     return 0;
   });
 }

@@ -16,8 +16,9 @@
  *   or the new one, never half of one. The file is mode 0600.
  * - Destroy (libxl__destroy_domid, after the xenstore nodes and before xc_domain_destroy)
  *   removes every userdata-?.<domid>.<uuid>.* but the lock file (libxl__userdata_destroyall).
- * - Readers and writers hold flock(2) on the "l" file (libxl__lock_domain_userdata). Node has
- *   no flock; xentool does not take that lock (see the domain README).
+ * - Readers and writers hold flock(2) on the "l" file (libxl__lock_domain_userdata); so does
+ *   xentool, around create's store, destroy's removal and the PCI commands' pcidevs updates
+ *   (libxl/userdata-lock.ts, libxl/stored-pcidevs.ts).
  *
  * The file operations are synchronous: a few small files, written by commands that are slow anyway.
  */

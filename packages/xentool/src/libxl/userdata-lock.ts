@@ -129,3 +129,13 @@ function heldLock(file: string, fd: number): UserdataLock {
     },
   };
 }
+
+/** Runs `fn` holding the domain's userdata lock, as libxl wraps each read-modify-write of its files. */
+export async function withDomainUserdataLock<T>(dir: string, domid: number, uuid: string, o: UserdataLockOptions, fn: () => T | Promise<T>): Promise<T> {
+  const lock = await lockDomainUserdata(dir, domid, uuid, o);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
