@@ -89,6 +89,24 @@ describe('a domain xentool created', () => {
     expect(readFileSync(h.file, 'utf8')).toBe(created);
   });
 
+  it('BB:DD.*@VSLOT: one entry per function, at its guest function, with the vfunc_mask that makes libxl re-create it there', async () => {
+    await b.ok(['create', hvmCfg('h1')]);
+    const h = await domainOf('h1');
+    const created = readFileSync(h.file, 'utf8');
+    await b.ok(['pci-assignable-add', '02:00.0']);
+    await b.ok(['pci-assignable-add', '02:00.1']);
+    await b.ok(['pci-attach', 'h1', '02:00.*@6']);
+    // Functions are attached 7 down to 0, as libxl does; each entry is appended in that order.
+    // libxl's add (device_pci_add_stubdom_done) keeps func and vdevfn's function only when
+    // vfunc_mask equals 1 << func; with xl's 1 every function would land on guest function 0.
+    expect(readFileSync(h.file, 'utf8')).toBe(
+      libxlWith(created, [
+        { func: 1, bus: 2, vdevfn: 0x31, vfunc_mask: 2, rdm_policy: 'strict' },
+        { bus: 2, vdevfn: 0x30, vfunc_mask: 1, rdm_policy: 'strict' },
+      ]),
+    );
+  });
+
   it('devices given at creation are stored by create alone (the attach inside create adds nothing twice)', async () => {
     await b.ok(['create', pvCfg('g1', "pci = [ '01:00.0' ]\n")]);
     const g = await domainOf('g1');

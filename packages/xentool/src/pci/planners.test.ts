@@ -106,6 +106,10 @@ describe('planPciAttach', () => {
       name: 'nic0',
     });
     expect(planPciAttach(req({ starting: true }), view()).steps.map((s) => s.op)).not.toContain('libxl.pcidevAdd');
+    // PV: the slot asked for is what libxl stores; HVM: the device model's answer, read when applied.
+    expect(planPciAttach(req({ vslot: 5 }), view()).steps.find((s) => s.op === 'libxl.pcidevAdd')).toMatchObject({ vdevfn: 0x28 });
+    const hvm = planPciAttach(req({ vslot: 5 }), view({ domain: domain({ hvm: true, deviceModel: 'qemu-xen', usedSlots: [] }) }));
+    expect(hvm.steps.find((s) => s.op === 'libxl.pcidevAdd')).not.toHaveProperty('vdevfn');
   });
 
   it('grants 64-bit BARs exactly and treats an enabled ROM as memory, not I/O', () => {
