@@ -6,7 +6,7 @@
 //
 // The output is checked, because the loader relies on it:
 // - pure ASCII (no comments survive minification; esbuild escapes non-ASCII in strings):
-//   the loader then makes a one-byte string without decoding;
+//   V8 then keeps the source the loader reads as a one-byte string (a two-byte one costs more);
 // - no dynamic import(): the bundle runs through vm.Script, which has no stable way to load ES
 //   modules in Node 20 (use a static import of the builtin instead);
 // - a trailing build id (sha256 of the bundle), which the code cache must match.
