@@ -107,6 +107,26 @@ describe('plainCommandLine: the known-command path, checked against yargs', () =
     }
   });
 
+  it('treats a command typed by one of its aliases as yargs does', async () => {
+    const calls: string[] = [];
+    const spec: CommandSpec = {
+      command: 'pci-ls <domain> [more..]',
+      aliases: ['pls'],
+      describe: 'an aliased command',
+      builder: (y) => y.positional('domain', { type: 'string' }).positional('more', { type: 'string', array: true }).option('json', { type: 'boolean' }),
+      run: async (args) => {
+        calls.push(JSON.stringify(args));
+        return 0;
+      },
+    };
+    for (const args of [['pls', 'g'], ['-N', 'pls', '--json', 'g', 'x'], ['pci-ls', 'g', '--json']]) {
+      const p = plainCommandLine(args, [spec], GLOBAL_OPTIONS, 'xl');
+      calls.length = 0;
+      expect(await runCli(args, captureContext(), { commands: [spec], scriptName: 'xl', viaYargs: true })).toBe(0);
+      expect({ args, plain: p && JSON.stringify(p.argv) }).toEqual({ args, plain: calls[0] });
+    }
+  });
+
   it('does not load yargs for a plain command line', async () => {
     let loaded = false;
     await jest.isolateModulesAsync(async () => {
