@@ -338,9 +338,9 @@ test('shutdown -w: the guest powers off; the monitor applies on_poweroff=restart
       `NPID=$(xenstore-read /local/domain/$D/image/device-model-pid); echo "=== qemu-domid ==="; tr '\\000' '\\n' < /proc/$NPID/cmdline | grep -A1 '^-xen-domid$' | tail -1`,
       `echo "=== old-left ==="; xenstore-ls -f | grep -E "^(/local/domain/$old|/libxl/$old|/local/domain/0/(backend/[a-z]+|device-model)/$old)( |/)"; true`,
       `echo "=== vm ==="; xenstore-read /local/domain/$D/vm`,
-      // The new domain's own monitor (the old one exits after acting) starts when the creation,
-      // its PCI device included, is complete.
-      `i=0; while [ $i -lt 300 ] && [ "$(${MONITORS} | grep -c "monitor $D ")" = 0 ]; do sleep 1; i=$((i+1)); done`,
+      // The new domain's own monitor starts when the creation, its PCI device included, is
+      // complete; the old one exits once it has acted (it may still be on its way out then).
+      `i=0; while [ $i -lt 300 ] && [ "$(${MONITORS} | sed 's/.*create --monitor \\([0-9]*\\) .*/\\1/')" != "$D" ]; do sleep 1; i=$((i+1)); done`,
       `echo "=== xl-pci ==="; xl pci-list ${GUEST}`,
       `echo "=== assignable ==="; xl pci-assignable-list`,
       `echo "=== libxl-e1000 ==="; xenstore-ls -f /libxl/pci/0000-00-04-0 2>/dev/null; true`,

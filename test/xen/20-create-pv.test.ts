@@ -167,8 +167,9 @@ describe('xentool create: a PV guest on real Xen, without libxl', () => {
           `i=0; while [ $i -lt 300 ]; do n=$(xl domid ${GUEST} 2>/dev/null); [ -n "$n" ] && [ "$n" != "$id" ] && break; sleep 1; i=$((i+1)); done`,
           `old=$id; ident; echo "=== new ==="; echo "$id $uuid"`,
           `echo "=== old-left ==="; xenstore-ls -f | grep -E "^(/local/domain/$old|/libxl/$old|/local/domain/0/backend/[a-z]+/$old)( |/)"; true`,
-          // The new domain's own monitor (node from 9p can take a minute to start).
-          `i=0; while [ $i -lt 120 ] && [ "$(${OUR_MONITORS} | grep -c "monitor $id ")" = 0 ]; do sleep 1; i=$((i+1)); done`,
+          // The new domain's own monitor starts, and the old one exits once it has acted (it
+          // may still be on its way out when the new one appears).
+          `i=0; while [ $i -lt 120 ] && [ "$(${OUR_MONITORS} | sed 's/.*create --monitor \\([0-9]*\\) .*/\\1/')" != "$id" ]; do sleep 1; i=$((i+1)); done`,
           `echo "=== monitors ==="; ${OUR_MONITORS} | sed 's/.*create --monitor \\([0-9]*\\) .*/\\1/'`,
           `echo "=== log ==="; cat /var/log/xen/xentool-${GUEST}.log`,
         ].join('\n'),
