@@ -7,6 +7,9 @@
  * xentool, xm and xl list the same devices; the backend nodes are the ones xl writes (fixtures/
  * pv-xl/3-attached); pci-detach takes them out of the guest and back to the assignable list; then xl
  * attaches and detaches one again, which it only does when the xenstore state we left is libxl's.
+ * libxl's stored config (/var/lib/xen/userdata-d.*.libxl-json, which xl save/migrate and xl's
+ * reboot read) is kept by xentool as by libxl: xentool's attach writes the byte-for-byte entry
+ * xl's attach of the same device writes, and after the detaches the file is again what xl created.
  * xentool's and xl's attach and detach of the edu as the guest's only device are timed (the
  * timing table of issue 7 scenario 8, printed by the suite).
  */
@@ -68,6 +71,9 @@ function onlyWarnings(s: Section): string[] {
  */
 const WAIT = '--timeout 120';
 
+/** libxl's stored config of the guest (xl created it), which both toolstacks keep up to date. */
+const stored = () => `$(ls /var/lib/xen/userdata-d.${domid}.*.libxl-json)`;
+
 function lines(s: Section): string[] {
   return s.out.trimEnd().split('\n');
 }
@@ -82,6 +88,8 @@ beforeAll(async () => {
   await vm.execOk(`rm -f /var/log/xen/console/guest-${GUEST}.log; xl create ${cfg}`, { timeoutS: 300 });
   await waitForGuestPci(vm, GUEST, () => true, 0, 300_000);
   domid = Number((await vm.execOk(`xl domid ${GUEST}`)).stdout.trim());
+  // The stored config as xl wrote it (no pcidevs), for the byte comparisons below.
+  await vm.execOk(`cp ${stored()} /tmp/11-stored-0`);
 }, 700_000);
 
 afterAll(async () => {
@@ -97,7 +105,11 @@ afterAll(async () => {
 describe('scenario 3: xentool and xm pci-attach/-list/-detach on a PV guest', () => {
   test('xentool pci-attach (xl syntax): the guest sees the edu; the backend holds what xl writes', async () => {
     const seen = lastReportNumber(vm, GUEST);
-    const r = await runSteps(vm, '11-attach-xentool', [timed('attach', `${xt} pci-attach ${WAIT} ${GUEST} ${EDU}`), ...backendSnapshot('one')]);
+    const r = await runSteps(vm, '11-attach-xentool', [
+      timed('attach', `${xt} pci-attach ${WAIT} ${GUEST} ${EDU}`),
+      ...backendSnapshot('one'),
+      step('stored', `cp ${stored()} /tmp/11-stored-xt && tr -d '\\000' < /tmp/11-stored-xt`),
+    ]);
     expect(r.attach!.rc).toBe(0);
     expect(onlyWarnings(withoutTiming(r.attach!))).toEqual([]);
     timings.push({ what: 'xentool pci-attach', seconds: ms(r.attach!) / 1000 });
@@ -114,6 +126,10 @@ describe('scenario 3: xentool and xm pci-attach/-list/-detach on a PV guest', ()
     expect((await vm.execOk(`xenstore-read /local/domain/${domid}/device/pci/0/state`)).stdout.trim()).toBe('4');
     // In use by a guest, the device leaves the assignable list (as in xl).
     expect(r['one-assignable']!.out).toBe(`${TESTDEV} \n`);
+    // libxl's stored config lists the device as libxl would (the last test compares the bytes
+    // with what xl pci-attach writes for the same device).
+    const pcidevs = (JSON.parse(r.stored!.out) as { pcidevs?: Record<string, unknown>[] }).pcidevs;
+    expect(pcidevs).toEqual([expect.objectContaining({ dev: 5, vfunc_mask: 1, rdm_policy: 'strict' })]);
   });
 
   test('xm pci-attach DOM BDF VSLOT: the guest sees the second device; xentool, xm and xl list both', async () => {
@@ -148,6 +164,7 @@ describe('scenario 3: xentool and xm pci-attach/-list/-detach on a PV guest', ()
       step('xl-list', `xl pci-list ${GUEST}`),
       step('xt-assignable', `${xt} pci-assignable-list`),
       ...backendSnapshot('none'),
+      step('stored', `cmp ${stored()} /tmp/11-stored-0 && echo same`),
     ]);
     for (const d of [withoutTiming(r['xt-detach']!), r['xm-detach']!]) {
       expect(d.rc).toBe(0);
@@ -164,12 +181,20 @@ describe('scenario 3: xentool and xm pci-attach/-list/-detach on a PV guest', ()
     expect(r['none-libxl']!.out).not.toMatch(/\/domid = /);
     // As after xl's detach of its last device: no backend directory left for the guest.
     expect(r['none-backend']!.out).not.toContain(`/backend/pci/${domid}`);
+    // Both entries left the stored config, which is again byte for byte what xl created.
+    expect(r.stored).toEqual({ out: 'same\n', rc: 0 });
   });
 
   test('xl attaches and detaches the device again after xentool detached it', async () => {
     let seen = lastReportNumber(vm, GUEST);
-    const a = await runSteps(vm, '11-xl-again', [timed('attach', `xl pci-attach ${GUEST} ${EDU}`), step('list', `xl pci-list ${GUEST}`)]);
+    const a = await runSteps(vm, '11-xl-again', [
+      timed('attach', `xl pci-attach ${GUEST} ${EDU}`),
+      step('list', `xl pci-list ${GUEST}`),
+      step('stored', `cmp ${stored()} /tmp/11-stored-xt && echo same`),
+    ]);
     expect(a.attach!.rc).toBe(0);
+    // libxl stored the device exactly as xentool's attach did (the whole file, byte for byte).
+    expect(a.stored).toEqual({ out: 'same\n', rc: 0 });
     timings.push({ what: 'xl pci-attach', seconds: ms(a.attach!) / 1000 });
     expect(a.list!.out).toBe(`Vdev Device\n00.0 ${EDU}\n`);
     await waitForGuestPci(vm, GUEST, (x) => x.devices.some((d) => d.id === '1234:11e8'), seen);
