@@ -30,6 +30,21 @@ export function cloneBench(from: SimBench): SimBench {
   return b;
 }
 
+/** Benches cloned with `clone`, all removed by `cleanup` (a file's afterAll). */
+export function clonePool(): { clone(from: SimBench): SimBench; cleanup(): void } {
+  const benches: SimBench[] = [];
+  return {
+    clone(from) {
+      const b = cloneBench(from);
+      benches.push(b);
+      return b;
+    },
+    cleanup() {
+      for (const b of benches.splice(0)) b.cleanup();
+    },
+  };
+}
+
 export interface ChildResult {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -8,12 +8,13 @@
  * before each change it makes, and the next pci-recover still ends in the same state.
  */
 import { SimBench } from '../pci/sim-helpers';
-import { buildCli, cloneBench, inconsistencies, intentFiles, runChild, stepCount } from './crash-helpers';
+import { buildCli, clonePool, inconsistencies, intentFiles, runChild, stepCount } from './crash-helpers';
 
 jest.setTimeout(600_000);
 
 let base: SimBench;
-const benches: SimBench[] = [];
+const pool = clonePool();
+const clone = pool.clone;
 
 beforeAll(async () => {
   buildCli();
@@ -27,14 +28,8 @@ beforeAll(async () => {
 });
 afterAll(() => {
   base?.cleanup();
-  for (const b of benches) b.cleanup();
+  pool.cleanup();
 });
-
-function clone(from: SimBench): SimBench {
-  const b = cloneBench(from);
-  benches.push(b);
-  return b;
-}
 
 let trad: SimBench | undefined;
 

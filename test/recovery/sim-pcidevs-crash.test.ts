@@ -8,13 +8,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimBench } from '../pci/sim-helpers';
-import { buildCli, cloneBench, runChild, stepCount } from './crash-helpers';
+import { buildCli, clonePool, runChild, stepCount } from './crash-helpers';
 
 jest.setTimeout(600_000);
 
 let base: SimBench;
 let file: string;
-const benches: SimBench[] = [];
+const pool = clonePool();
+const clone = pool.clone;
 
 beforeAll(async () => {
   buildCli();
@@ -30,14 +31,8 @@ beforeAll(async () => {
 });
 afterAll(() => {
   base?.cleanup();
-  for (const b of benches) b.cleanup();
+  pool.cleanup();
 });
-
-function clone(from: SimBench): SimBench {
-  const b = cloneBench(from);
-  benches.push(b);
-  return b;
-}
 
 const stored = (b: SimBench) => readFileSync(join(b.state, file)).toString('base64');
 
