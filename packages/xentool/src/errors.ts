@@ -44,6 +44,8 @@ export const ErrorCodes = {
   ERR_CONSOLE_UNAVAILABLE: 'ERR_CONSOLE_UNAVAILABLE',
   /** `create` of a PV guest with e820_host: the host memory map cannot be turned into the guest's. */
   ERR_E820_HOST: 'ERR_E820_HOST',
+  /** `create`: the config asks for something Xen has removed (libxl's ERROR_FEATURE_REMOVED: tsc_mode="native_paravirt"). */
+  ERR_FEATURE_REMOVED: 'ERR_FEATURE_REMOVED',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | string;
 

@@ -64,6 +64,8 @@ export interface SimDomainMeta {
   paused: boolean;
   /** When the domain was created (ms since the epoch); its CPU time is derived from it. */
   createdAtMs: number;
+  /** What create's build-pre gave xc_domain_set_tsc_info and the CPUID policy's itsc (absent: not built by create). */
+  tsc?: { mode: 0 | 1 | 2; itsc: boolean };
 }
 
 export interface SimHostState {
