@@ -5,6 +5,7 @@ import { resolveCreate } from '../../packages/xentool/src/domain/create-request'
 import { planCreate, type CreateObservation } from '../../packages/xentool/src/domain/plan-create';
 import { e820FromJson, e820HostMap, type E820Json } from '../../packages/xentool/src/domain/e820-host';
 import { SIM_MACHINE_MEMORY_MAP } from '../../packages/xentool/src/host/sim/sim-hypervisor';
+import { HVMLOADER, QEMU_XEN, SEABIOS } from '../../packages/xentool/src/domain/hvm-options';
 
 const UUID = '11111111-2222-4333-8444-555555555555';
 const req = (text: string, paused = false) => resolveCreate(domainConfigFromFile(parseConfig(text, 'g.cfg')), { uuid: UUID, paused });
@@ -93,6 +94,8 @@ describe('planCreate', () => {
     ['memory above free', 'name="g"\ntype="pv"\nkernel="/k"\nmemory=2048\n', obs(), 'ERR_CREATE_NO_MEMORY'],
     ['an unreadable kernel', 'name="g"\ntype="pv"\nkernel="/k2"\n', obs(), 'ERR_CONFIG_FILE'],
     ['a name in use', 'name="Domain-0"\ntype="pv"\nkernel="/k"\n', obs(), 'ERR_DOMAIN_EXISTS'],
+    ['tsc_mode="native_paravirt" (libxl: ERROR_FEATURE_REMOVED)', 'name="g"\ntype="pv"\nkernel="/k"\ntsc_mode="native_paravirt"\n', obs(), 'ERR_FEATURE_REMOVED'],
+    ['tsc_mode=3 on HVM', 'name="g"\ntype="hvm"\ntsc_mode=3\n', obs({ files: { [HVMLOADER]: true, [SEABIOS]: true, [QEMU_XEN]: true } }), 'ERR_FEATURE_REMOVED'],
   ])('refuses %s', (_what, text, o, code) => {
     expect(() => planCreate(req(text), o)).toThrow(expect.objectContaining({ code }));
   });

@@ -106,6 +106,58 @@ describe('domainConfigFromFile', () => {
     expect(d.warnings).toEqual(['pci[0]: "03:00.0,permissive=yes": permissive=yes is read as 0 (xl uses atoi); write 0 or 1']);
   });
 
+  describe('tsc_mode (xl_parse.c 4.17)', () => {
+    it('is null when absent, and each name as written (any case, as libxl__enum_from_string)', () => {
+      expect(model('name="a"\n').tsc_mode).toBeNull();
+      expect(model('name="a"\ntsc_mode="default"\n').tsc_mode).toBe('default');
+      expect(model('name="a"\ntsc_mode="always_emulate"\n').tsc_mode).toBe('always_emulate');
+      expect(model('name="a"\ntsc_mode="native"\n').tsc_mode).toBe('native');
+      expect(model('name="a"\ntsc_mode="Native"\n').tsc_mode).toBe('native');
+      expect(model('name="a"\ntsc_mode="ALWAYS_EMULATE"\n').tsc_mode).toBe('always_emulate');
+      // xl parses it; libxl refuses it at create time (plan-create).
+      expect(model('name="a"\ntsc_mode="native_paravirt"\n').tsc_mode).toBe('native_paravirt');
+      expect(model('name="a"\ntsc_mode="native"\n').warnings).toEqual([]);
+    });
+
+    it('takes the deprecated number form (strtol base 0, quoted or not) with a warning naming the mode', () => {
+      const d = model('name="a"\ntsc_mode=2\n');
+      expect(d.tsc_mode).toBe('native');
+      expect(d.warnings).toEqual(['tsc_mode=2: specifying "tsc_mode" as an integer is deprecated; use the name: tsc_mode="native"']);
+      expect(model('name="a"\ntsc_mode=0\n').tsc_mode).toBe('default');
+      expect(model('name="a"\ntsc_mode="1"\n').tsc_mode).toBe('always_emulate');
+      expect(model('name="a"\ntsc_mode=0x3\n').tsc_mode).toBe('native_paravirt');
+    });
+
+    it('refuses a number outside 0-3 and an unknown name: one line with file:line:col, exit 1', () => {
+      for (const [text, msg] of [
+        ['name="a"\ntsc_mode=4\n', 'vm.cfg:2:1: tsc_mode: invalid value 4 (one of: default, always_emulate, native)'],
+        ['name="a"\ntsc_mode="-1"\n', 'vm.cfg:2:1: tsc_mode: invalid value -1 (one of: default, always_emulate, native)'],
+        ['name="a"\n  tsc_mode = "nativ"\n', 'vm.cfg:2:3: tsc_mode: invalid value "nativ" (one of: default, always_emulate, native)'],
+        // Not wholly a number, so xl tries it as a name.
+        ['name="a"\ntsc_mode="2x"\n', 'vm.cfg:2:1: tsc_mode: invalid value "2x" (one of: default, always_emulate, native)'],
+        // Out of range for a C long: xlu_cfg_get_long fails quietly, then the name lookup.
+        ['name="a"\ntsc_mode=99999999999999999999\n', 'vm.cfg:2:1: tsc_mode: invalid value "99999999999999999999" (one of: default, always_emulate, native)'],
+        ['name="a"\ntsc_mode=""\n', 'vm.cfg:2:1: tsc_mode: invalid value "" (one of: default, always_emulate, native)'],
+      ] as const) {
+        const e = fails(text);
+        expect({ code: e.code, exitCode: e.exitCode, message: e.message }).toEqual({ code: ErrorCodes.ERR_CONFIG_VALUE, exitCode: 1, message: msg });
+      }
+      expect(fails('name="a"\ntsc_mode=["native"]\n').message).toBe('vm.cfg:2:1: tsc_mode: is a list but should be a single value');
+    });
+
+    it('after +=, is never a number (xlu_cfg_get_long refuses +=): the joined text is looked up as a name', () => {
+      expect(model('name="a"\ntsc_mode="nat"\ntsc_mode+="ive"\n').tsc_mode).toBe('native');
+      expect(fails('name="a"\ntsc_mode+="2"\n').message).toBe('vm.cfg:2:1: tsc_mode: invalid value "2" (one of: default, always_emulate, native)');
+    });
+  });
+
+  it('reads nomigrate as a number (null when absent)', () => {
+    expect(model('name="a"\n').nomigrate).toBeNull();
+    expect(model('name="a"\nnomigrate=1\n').nomigrate).toBe(true);
+    expect(model('name="a"\nnomigrate=0\n').nomigrate).toBe(false);
+    expect(fails('name="a"\nnomigrate="yes"\n').message).toBe("vm.cfg:2:1: nomigrate: `yes' is not a valid number");
+  });
+
   it('refuses passthrough="disabled" with devices, and nested lists in pci', () => {
     expect(fails('name="a"\npassthrough="disabled"\npci=["03:00.0"]\n').message).toMatch(/passthrough: is "disabled"/);
     expect(fails('name="a"\npci=["03:00.0", ["x"]]\n').message).toBe('vm.cfg:2:17: pci[1]: is a list but should be a single value');

@@ -26,6 +26,9 @@ export type ShutdownAction =
   | 'soft-reset';
 export type Passthrough = 'disabled' | 'enabled' | 'sync_pt' | 'share_pt';
 export type DeviceModelVersion = 'qemu-xen' | 'qemu-xen-traditional';
+/** libxl_tsc_mode's names; the index is the enum's value (libxl_types.idl). */
+export type TscMode = 'default' | 'always_emulate' | 'native' | 'native_paravirt';
+export const TSC_MODES: readonly TscMode[] = ['default', 'always_emulate', 'native', 'native_paravirt'];
 
 export interface RdmConfig {
   strategy: 'ignore' | 'host';
@@ -77,6 +80,13 @@ export interface DomainConfig {
   device_model_version: DeviceModelVersion | null;
   /** xl forces e820_host on for a PV guest with PCI devices. */
   e820_host: boolean;
+  /**
+   * As xl read it (a name, or the deprecated number turned into its name); null when absent
+   * (libxl's default). native_paravirt parses, as in xl; libxl refuses it at create time.
+   */
+  tsc_mode: TscMode | null;
+  /** `nomigrate` (libxl's disable_migrate); null when absent (libxl: false). */
+  nomigrate: boolean | null;
   /** Things xl accepts silently or with a warning; the caller prints them. */
   warnings: string[];
 }
@@ -234,6 +244,32 @@ function rdmConfig(r: Reader): RdmConfig | null {
   return { strategy, policy: 'invalid' };
 }
 
+/**
+ * `tsc_mode`, as xl_parse.c (4.17) reads it: first as a number (xlu_cfg_get_long without
+ * warnings, so `+=`, text that is not wholly a number, or a number out of range for a C long
+ * all fall through), which xl accepts from 0 to 3 with a warning that the number form is
+ * deprecated and exits 1 for anything else; otherwise as a string, matched against libxl's
+ * names without regard to case (libxl__enum_from_string uses strcasecmp), an unknown one being
+ * an error with exit 1. xl also prints a leftover debugging line for every string
+ * (`got a tsc mode string: "..."`); we do not repeat it.
+ */
+function tscMode(r: Reader): TscMode | null {
+  const a = r.atom('tsc_mode');
+  if (!a) return null;
+  const n = a.set.op === '+=' ? undefined : strtolBase0(a.text);
+  if (typeof n === 'number') {
+    const mode = n >= 0 ? TSC_MODES[n] : undefined;
+    if (!mode) throw r.err(a.set, 'tsc_mode', `invalid value ${n} (one of: ${TSC_MODES.slice(0, 3).join(', ')})`);
+    r.warnings.push(`tsc_mode=${a.text}: specifying "tsc_mode" as an integer is deprecated; use the name: tsc_mode="${mode}"`);
+    return mode;
+  }
+  // ASCII-only case folding, as strcasecmp in the C locale xl runs in.
+  const folded = a.text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const mode = TSC_MODES.find((m) => m === folded);
+  if (!mode) throw r.err(a.set, 'tsc_mode', `invalid value "${a.text}" (one of: ${TSC_MODES.slice(0, 3).join(', ')})`);
+  return mode;
+}
+
 /** Reads the keys xentool acts on; throws `XentoolError` (ERR_CONFIG_VALUE) naming key and place. */
 export function domainConfigFromFile(cfg: ConfigFile): DomainConfig {
   const r = new Reader(cfg);
@@ -341,6 +377,9 @@ export function domainConfigFromFile(cfg: ConfigFile): DomainConfig {
     on_crash: r.oneOf('on_crash', ACTIONS, 'destroy'),
     device_model_version: r.oneOf('device_model_version', DM_VERSIONS, null),
     e820_host: type === 'pv' && pci.length > 0 ? true : r.bool('e820_host', false),
+    tsc_mode: tscMode(r),
+    // xlu_cfg_get_defbool: any number, non-zero is true.
+    nomigrate: cfg.get('nomigrate') ? r.bool('nomigrate', false) : null,
     warnings: r.warnings,
   };
 }

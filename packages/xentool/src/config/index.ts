@@ -14,13 +14,14 @@ export { parseConfig, parseConfigBytes, ConfigFile, plainValue } from './parse-c
 export type { ConfigAtom, ConfigList, ConfigValue, ConfigSetting, PlainValue } from './parse-config';
 export { ConfigError } from './config-error';
 export { readConfigFile, withOverrides } from './read-config-file';
-export { domainConfigFromFile, strtolBase0 } from './domain-config';
+export { domainConfigFromFile, strtolBase0, TSC_MODES } from './domain-config';
 export type {
   DomainConfig,
   DomainType,
   ShutdownAction,
   Passthrough,
   DeviceModelVersion,
+  TscMode,
   RdmConfig,
   PciConfigEntry,
 } from './domain-config';

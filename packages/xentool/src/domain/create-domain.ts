@@ -5,6 +5,7 @@
  * console) is the one correct way back from any later failure.
  */
 import { mkdirSync } from 'node:fs';
+import { TSC_MODES } from '../config/domain-config';
 import { XentoolError } from '../errors';
 import { applyPlan } from '../plan/apply-plan';
 import type { Plan, Step, StepHandlers } from '../plan/plan';
@@ -107,12 +108,18 @@ export function createHandlers(ops: DomainOps, state: CreateState, hooks: Create
       },
     },
     'domain.build-pre': {
-      describe: (s) => `set max_vcpus ${String(s.maxVcpus)}, maxmem ${String(s.maxMemKiB)} KiB, allocate the store and console event channels`,
+      describe: (s) =>
+        `set max_vcpus ${String(s.maxVcpus)}, maxmem ${String(s.maxMemKiB)} KiB, allocate the store and console event channels, ` +
+        `TSC mode ${String(s.tscMode)} (${TSC_MODES[Number(s.tscMode)] ?? '?'}), CPUID ${s.itsc ? 'with' : 'without'} invariant TSC`,
       apply: async (s) => {
+        const tscMode = Number(s.tscMode);
+        if (tscMode !== 0 && tscMode !== 1 && tscMode !== 2) throw new XentoolError('ERR_INTERNAL', `create: build-pre without a TSC mode (${String(s.tscMode)})`);
         const r = await ops.buildPre(domid(), {
           maxVcpus: Number(s.maxVcpus),
           maxMemKiB: Number(s.maxMemKiB),
           memmapLimitKiB: Number(s.memmapLimitKiB),
+          tscMode,
+          itsc: s.itsc === true,
           ...(s.hvm ? { hvm: { pagingMempoolKiB: Number(s.pagingMempoolKiB) } } : {}),
         });
         state.storePort = r.storePort;

@@ -3,7 +3,7 @@
  * (libxl__domain_build_info_setdefault, libxl__domain_create_info_setdefault, xl_parse.c), so
  * that `create -N` shows the values that will really be used. Pure.
  */
-import type { DomainConfig, PciConfigEntry, ShutdownAction } from '../config/domain-config';
+import type { DomainConfig, PciConfigEntry, ShutdownAction, TscMode } from '../config/domain-config';
 import { XentoolError } from '../errors';
 import { DEFAULT_HVM_OPTIONS, type HvmOptions } from './hvm-options';
 
@@ -36,6 +36,30 @@ export interface CreateRequest {
   device_model_version: DomainConfig['device_model_version'];
   /** PV: give the guest a memory map derived from the host's (xl's e820_host; on with pci=). */
   e820Host: boolean;
+  /** libxl's b_info.tsc_mode ("default" when the config has none). */
+  tscMode: TscMode;
+  /** `nomigrate` as written (null: not set; libxl's default is false), which the stored config keeps. */
+  disableMigrate: boolean | null;
+}
+
+/**
+ * What libxl__arch_domain_create (libxl_x86.c, 4.17) hands xc_domain_set_tsc_info for each
+ * mode: Xen's TSC_MODE_DEFAULT, _ALWAYS_EMULATE and _NEVER_EMULATE. native_paravirt has no
+ * number: libxl refuses it (planCreate does the same, before anything is created).
+ */
+export const TSC_MODE_NUMBER: Readonly<Record<Exclude<TscMode, 'native_paravirt'>, 0 | 1 | 2>> = {
+  default: 0,
+  always_emulate: 1,
+  native: 2,
+};
+
+/**
+ * xc_cpuid_apply_policy's itsc (advertise an invariant TSC) as libxl__cpuid_legacy (libxl_cpuid.c,
+ * 4.17) decides it: when the domain will not migrate (its TSC only has to be invariant on this
+ * host), or when its TSC is always emulated (an emulated TSC is invariant wherever it runs).
+ */
+export function cpuidItsc(req: Pick<CreateRequest, 'tscMode' | 'disableMigrate'>): boolean {
+  return req.disableMigrate === true || req.tscMode === 'always_emulate';
 }
 
 /** libxl's LIBXL_MEMKB_DEFAULT resolution: 32 MiB when neither memory nor maxmem is set. */
@@ -88,5 +112,7 @@ export function resolveCreate(cfg: DomainConfig, opts: { uuid: string; paused: b
     device_model_version: cfg.device_model_version,
     // libxl reads u.pv.e820_host for PV guests only.
     e820Host: cfg.type === 'pv' && cfg.e820_host,
+    tscMode: cfg.tsc_mode ?? 'default',
+    disableMigrate: cfg.nomigrate,
   };
 }

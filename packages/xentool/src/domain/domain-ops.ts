@@ -49,6 +49,10 @@ export interface BuildPreArgs {
   maxMemKiB: number;
   /** PV only: the end of the guest's pseudo-physical map. */
   memmapLimitKiB: number;
+  /** xc_domain_set_tsc_info's mode: 0 default, 1 always_emulate, 2 native (never emulate). */
+  tscMode: 0 | 1 | 2;
+  /** xc_cpuid_apply_policy's itsc: advertise an invariant TSC (create-request.ts cpuidItsc). */
+  itsc: boolean;
   /** HVM: the HAP paging pool (libxl's shadow_memkb). */
   hvm?: { pagingMempoolKiB: number };
 }

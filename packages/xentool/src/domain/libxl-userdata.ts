@@ -109,13 +109,19 @@ export function libxlDomainConfig(req: CreateRequest): { [key: string]: LibxlJso
     max_vcpus: req.maxVcpus,
     // libxl_bitmap: the numbers of the set bits.
     avail_vcpus: Array.from({ length: req.vcpus }, (_, i) => i),
-    max_memkb: req.maxMemKiB,
-    target_memkb: req.targetMemKiB,
-    video_memkb: req.hvm ? req.hvm.videoMemKiB : 0,
-    sched_params: {},
-    // xl.conf claim_mode, default 1.
-    claim_mode: defbool(true),
   };
+  // An enum without an init value is left out at 0, its first name: tsc_mode "default" (as
+  // xl's file for a config without the key), the others by name, lower case whatever the
+  // config's case (libxl_tsc_mode_to_string).
+  if (req.tscMode !== 'default') b_info.tsc_mode = req.tscMode;
+  b_info.max_memkb = req.maxMemKiB;
+  b_info.target_memkb = req.targetMemKiB;
+  b_info.video_memkb = req.hvm ? req.hvm.videoMemKiB : 0;
+  // A defbool appears once set, false included (nomigrate=0 gives "False").
+  if (req.disableMigrate !== null) b_info.disable_migrate = defbool(req.disableMigrate);
+  b_info.sched_params = {};
+  // xl.conf claim_mode, default 1.
+  b_info.claim_mode = defbool(true);
   if (req.kernel !== null) b_info.kernel = req.kernel;
   if (req.cmdline !== null) b_info.cmdline = req.cmdline;
   if (req.ramdisk !== null) b_info.ramdisk = req.ramdisk;

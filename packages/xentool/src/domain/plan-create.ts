@@ -8,7 +8,7 @@
  */
 import { XentoolError } from '../errors';
 import type { Plan, Step } from '../plan/plan';
-import type { CreateRequest } from './create-request';
+import { type CreateRequest, TSC_MODE_NUMBER, cpuidItsc } from './create-request';
 import { QEMU_XEN, qemuXenArgv } from './hvm-options';
 import { type E820Entry, e820HostMap, e820ToJson } from './e820-host';
 import { LIBXL_JSON, libxlDomainConfig } from './libxl-userdata';
@@ -108,6 +108,14 @@ function commonChecks(req: CreateRequest, obs: CreateObservation): void {
   if (req.passthrough !== 'disabled' && !obs.caps.directio) {
     throw new XentoolError('ERR_NO_IOMMU', `${at}: passthrough needs an IOMMU, and this host has none enabled (xl info virt_caps lacks directio)`);
   }
+  // xl parses it, then libxl__arch_domain_create fails the creation with ERROR_FEATURE_REMOVED
+  // once the domain exists (and destroys it again); refused here, nothing is created at all.
+  if (req.tscMode === 'native_paravirt') {
+    throw new XentoolError(
+      'ERR_FEATURE_REMOVED',
+      `${at}: tsc_mode="native_paravirt": TSC mode native_paravirt (a.k.a. PVRDTSCP) has been removed from Xen; use default, always_emulate or native`,
+    );
+  }
 }
 
 /** domain.create and xs.skeleton, the same for every type but for the type and the skeleton's reason. */
@@ -127,13 +135,20 @@ function headSteps(req: CreateRequest, obs: CreateObservation, skeletonWhy: stri
   ];
 }
 
-/** domain.build-pre: setmaxmem gets target + libxl's slack; `extra` holds the type's own fields. */
+/**
+ * domain.build-pre: setmaxmem gets target + libxl's slack; the TSC mode as the number
+ * xc_domain_set_tsc_info takes and the CPUID policy's invariant-TSC flag (commonChecks has
+ * refused native_paravirt); `extra` holds the type's own fields.
+ */
 function buildPreStep(req: CreateRequest, extra: Record<string, unknown>, why: string): Step {
+  if (req.tscMode === 'native_paravirt') throw new XentoolError('ERR_INTERNAL', `${req.source}: tsc_mode native_paravirt reached the plan`);
   return {
     op: 'domain.build-pre',
     maxVcpus: req.maxVcpus,
     maxMemKiB: req.targetMemKiB + MAXMEM_SLACK_KIB,
     memmapLimitKiB: req.maxMemKiB,
+    tscMode: TSC_MODE_NUMBER[req.tscMode],
+    itsc: cpuidItsc(req),
     ...extra,
     why,
   };

@@ -72,9 +72,11 @@ export class RealDomainOps implements DomainOps {
       hvmParamSet(this.xc, domid, HVM_PARAM.VPT_ALIGN, 1);
       hvmParamSet(this.xc, domid, HVM_PARAM.TIMER_MODE, 1);
       hvmParamSet(this.xc, domid, HVM_PARAM.ALTP2M, 0);
-      setTscInfo(this.xc, domid, 0);
+      // libxl__arch_domain_create: the TSC mode after the HVM parameters, before the paging pool.
+      setTscInfo(this.xc, domid, a.tscMode);
       setPagingMempoolSize(this.xc, domid, BigInt(a.hvm.pagingMempoolKiB) << 10n);
-      cpuidApplyPolicy(this.xc, domid, { pae: true, itsc: false, nestedVirt: false });
+      // libxl__cpuid_legacy: pae is the config's (xl's default 1; xentool does not read pae=).
+      cpuidApplyPolicy(this.xc, domid, { pae: true, itsc: a.itsc, nestedVirt: false });
       return { storePort, consolePort };
     }
     // libxl ignores this call's result (libxl_x86.c libxl__arch_domain_create); so do we.
@@ -83,9 +85,9 @@ export class RealDomainOps implements DomainOps {
     } catch {
       /* see above */
     }
-    setTscInfo(this.xc, domid, 0);
-    // libxl__cpuid_legacy: pae is always true for PV; itsc follows tsc_mode (default: off).
-    cpuidApplyPolicy(this.xc, domid, { pae: true, itsc: false, nestedVirt: false });
+    setTscInfo(this.xc, domid, a.tscMode);
+    // libxl__cpuid_legacy: pae is always true for PV; itsc as the plan worked it out.
+    cpuidApplyPolicy(this.xc, domid, { pae: true, itsc: a.itsc, nestedVirt: false });
     return { storePort, consolePort };
   }
 

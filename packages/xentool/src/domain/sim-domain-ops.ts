@@ -71,6 +71,9 @@ export class SimDomainOps implements DomainOps {
     m.maxMemKiB = a.maxMemKiB;
     // xc_domain_set_memmap_limit is xc_domain_set_memory_map with one RAM entry from 0.
     if (!a.hvm) this.host.hv.setMemoryMap(domid, e820ToJson([{ addr: 0n, size: BigInt(a.memmapLimitKiB) << 10n, type: E820_RAM }]));
+    // Xen 4.17's tsc_set_info (arch/x86/time.c) knows modes 0-2 and answers anything else with EINVAL.
+    if (![0, 1, 2].includes(a.tscMode)) throw new HypervisorError('xc_domain_set_tsc_info', 'EINVAL', `tsc_mode ${a.tscMode}`);
+    m.tsc = { mode: a.tscMode, itsc: a.itsc };
     return { storePort: 1, consolePort: 2 };
   }
 
