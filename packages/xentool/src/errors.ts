@@ -46,6 +46,8 @@ export const ErrorCodes = {
   ERR_E820_HOST: 'ERR_E820_HOST',
   /** `create`: the config asks for something Xen has removed (libxl's ERROR_FEATURE_REMOVED: tsc_mode="native_paravirt"). */
   ERR_FEATURE_REMOVED: 'ERR_FEATURE_REMOVED',
+  /** A wait on the guest ended because the domain shut down, started dying or went away meanwhile. */
+  ERR_DOMAIN_ENDED: 'ERR_DOMAIN_ENDED',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | string;
 

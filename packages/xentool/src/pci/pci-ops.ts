@@ -141,6 +141,13 @@ export function stepHandlersFor(host: PciHost, o: Pick<OpOptions, 'progress' | '
     qmp: (domid) => host.qmp(domid),
     domainName: async (domid) => (await host.domains()).find((d) => d.domid === domid)?.name,
     domainUuid: async (domid) => (await host.domains()).find((d) => d.domid === domid)?.uuid,
+    domainEnded: async (domid) => {
+      const d = (await host.domains()).find((x) => x.domid === domid);
+      if (!d) return 'no longer exists';
+      if (d.dying) return 'is dying';
+      if (d.shutdown) return `shut down (${d.shutdownReason ?? 'unknown reason'})`;
+      return undefined;
+    },
     ...(host.xenLibDir !== undefined
       ? { storedConfig: { dir: host.xenLibDir, lockTimeoutMs: o.lockTimeoutMs ?? 120_000, onWait: (t: string) => (o.notice ?? o.warn)(t) } }
       : {}),

@@ -54,6 +54,13 @@ export interface StepContext {
   /** The domain's uuid while it exists: it names the domain's files in XEN_LIB_DIR. */
   domainUuid?(domid: number): Promise<string | undefined>;
   /**
+   * Why the domain no longer runs a guest that could answer ("shut down (reboot)", "is dying",
+   * "no longer exists"), or undefined while it does: waits on the guest stop early on it, so a
+   * domain that reboots or crashes meanwhile is not waited on (and the host lock not held) for
+   * the whole timeout while its monitor waits to clean it up.
+   */
+  domainEnded?(domid: number): Promise<string | undefined>;
+  /**
    * Where libxl keeps the domains' stored configs and how long to wait for libxl's lock on one
    * (the `libxl.pcidev*` steps keep their "pcidevs" in step); absent: those steps do nothing.
    */
@@ -524,21 +531,37 @@ async function releasePv(c: StepContext, domid: number, b: Bdf, timeoutMs: numbe
     await tx.write(`${be}/state-${index}`, String(XenbusState.Closing));
     await tx.write(`${be}/state`, String(XenbusState.Reconfiguring));
   });
+  // A domain that shuts down meanwhile will not release anything: stop at once (checked every
+  // second; the backend's watch does not fire for it).
+  const releasedOrEnded = async () => {
+    const ended = await c.domainEnded?.(domid);
+    if (ended !== undefined) {
+      throw new XentoolError('ERR_DOMAIN_ENDED', `domain ${domid} ${ended} while waiting for it to release ${bdfText(b)}; the device stays with the domain until it is destroyed`);
+    }
+    return connected();
+  };
   try {
-    await waitFor(c.xs, `${be}/state`, connected, {
+    await waitFor(c.xs, `${be}/state`, releasedOrEnded, {
       timeoutMs,
       what: `domain ${domid} to release ${bdfText(b)}`,
       onTick: (ms) => c.progress(`waiting for domain ${domid} to release ${bdfText(b)}: ${(ms / 1000).toFixed(1)} s`),
+      pollMs: 1000,
     });
   } catch (e) {
+    const ended = e instanceof XentoolError && e.code === 'ERR_DOMAIN_ENDED';
     if (force) {
-      c.warn(`domain ${domid} did not release ${bdfText(b)} within ${timeoutMs / 1000} s; removing it anyway (-f): the guest may still hold a stale handle`);
+      c.warn(
+        ended
+          ? `${(e as Error).message.split(';')[0]}; removing it anyway (-f)`
+          : `domain ${domid} did not release ${bdfText(b)} within ${timeoutMs / 1000} s; removing it anyway (-f): the guest may still hold a stale handle`,
+      );
       return;
     }
     await c.xs.transaction(async (tx) => {
       if (prevDevState !== undefined) await tx.write(`${be}/state-${index}`, prevDevState);
       await tx.write(`${be}/state`, String(XenbusState.Connected));
     });
+    if (ended) throw e;
     throw new XentoolError(
       'ERR_GUEST_TIMEOUT',
       `domain ${domid} did not release ${bdfText(b)} within ${timeoutMs / 1000} s; nothing was changed (use -f to remove it anyway)`,
@@ -560,6 +583,19 @@ async function unplugHvm(c: StepContext, domid: number, b: Bdf, timeoutMs: numbe
     for (;;) {
       const ev = await q.nextEvent('DEVICE_DELETED', Math.min(1000, Math.max(0, timeoutMs - (Date.now() - started))));
       if ((ev && (ev.data as { device?: string } | undefined)?.device === id) || !(await present())) return;
+      const ended = await c.domainEnded?.(domid);
+      if (ended !== undefined) {
+        if (force) {
+          c.warn(`domain ${domid} ${ended} while waiting for it to eject ${id}; removing it anyway (-f)`);
+          return;
+        }
+        // Nothing here changed the host but the device_del: QEMU and the device go with the
+        // domain when it is destroyed (or its monitor restarts it).
+        throw new XentoolError(
+          'ERR_DOMAIN_ENDED',
+          `domain ${domid} ${ended} while waiting for it to eject ${id}; the device stays with the domain until it is destroyed`,
+        );
+      }
       const elapsed = Date.now() - started;
       c.progress(`waiting for domain ${domid} to eject ${bdfText(b)}: ${(elapsed / 1000).toFixed(1)} s`);
       if (elapsed >= timeoutMs) break;

@@ -66,6 +66,8 @@ export interface SimDomainMeta {
   createdAtMs: number;
   /** What create's build-pre gave xc_domain_set_tsc_info and the CPUID policy's itsc (absent: not built by create). */
   tsc?: { mode: 0 | 1 | 2; itsc: boolean };
+  /** Set when the guest has shut down (Xen's shutdown code, as `xl list` would show it); tests set it. */
+  shutdownReason?: 'poweroff' | 'reboot' | 'crash';
 }
 
 export interface SimHostState {
@@ -393,7 +395,8 @@ export class SimHost implements Host, PciHost {
         cpuTimeNs: BigInt(Number.isFinite(d.createdAtMs) ? Math.max(0, Date.now() - d.createdAtMs) : 0) * 10_000n,
         hvm: d.hvm,
         dying: false,
-        shutdown: false,
+        shutdown: d.shutdownReason !== undefined,
+        ...(d.shutdownReason !== undefined ? { shutdownReason: d.shutdownReason } : {}),
         paused: d.paused,
         blocked: !d.paused && d.domid !== 0,
         running: d.domid === 0,
