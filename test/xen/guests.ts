@@ -115,16 +115,22 @@ export interface HvmGuestOptions {
 
 /**
  * An xl config for an HVM guest that boots the same busybox kernel and initramfs directly (qemu-xen
- * as device model; fixtures/hvm-xl/hvm1.cfg is what xl ran). Its console is the emulated serial
- * port; every byte there is a VM exit under TCG, so the kernel is kept quiet (warnings only).
+ * as device model; fixtures/hvm-xl/hvm1.cfg is what xl ran). The kernel writes to the emulated
+ * serial port and to the PV console (`console=ttyS0 console=hvc0`); the last one named is
+ * /dev/console, so the guest's /init reports on hvc0, which xenconsoled logs in dom0 as
+ * guest-NAME.log (HVM_CMDLINE). Every byte on the emulated UART is a VM exit and a round trip to
+ * QEMU under TCG (and after the edu's hot-removal the guest once stopped in the middle of a line
+ * there for minutes); the PV console is a shared ring. The kernel is kept quiet (warnings only).
  */
+export const HVM_CMDLINE = 'console=ttyS0 console=hvc0 quiet loglevel=4';
+
 export function hvmGuestConfig(name: string, o: HvmGuestOptions = {}): string {
   const lines = [
     `name = "${name}"`,
     'type = "hvm"',
     'kernel = "/guest/vmlinuz"',
     'ramdisk = "/guest/domU.cpio.gz"',
-    'extra = "console=ttyS0 quiet loglevel=4"',
+    `extra = "${HVM_CMDLINE}"`,
     'memory = 256',
     'vcpus = 1',
     'serial = "pty"',
@@ -136,34 +142,6 @@ export function hvmGuestConfig(name: string, o: HvmGuestOptions = {}): string {
   if (o.pci) lines.push(`pci = [ ${o.pci.map((p) => `"${p}"`).join(', ')} ]`);
   lines.push(...(o.extra ?? []));
   return lines.join('\n') + '\n';
-}
-
-/**
- * An HVM guest's serial console as dom0 copied it into the share (`consoles/serial-NAME.log`;
- * xenconsoled does not log an HVM guest's serial port).
- */
-export function serialConsole(vm: XenVm, name: string): string {
-  const p = path.join(vm.share, 'consoles', `serial-${name}.log`);
-  return fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '';
-}
-
-/** Waits for a PCI report on an HVM guest's serial console newer than `after` that satisfies `want`. */
-export async function waitForSerialPci(
-  vm: XenVm,
-  name: string,
-  want: (r: GuestPciReport) => boolean,
-  after = 0,
-  timeoutMs = 300_000,
-): Promise<GuestPciReport> {
-  const started = Date.now();
-  for (;;) {
-    const found = guestPciReports(serialConsole(vm, name)).find((r) => r.n > after && want(r));
-    if (found) return found;
-    if (Date.now() - started > timeoutMs) {
-      throw new XenVmError('ERR_XENVM_CONSOLE_TIMEOUT', `guest ${name}: no matching PCI report after ${timeoutMs / 1000} s; serial tail:\n${serialConsole(vm, name).slice(-1500)}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 /**

@@ -131,6 +131,8 @@ export function qemuArgs(o: XenVmOptions, share: string, serialLog: string): str
     'noreboot',
     `dom0_mem=${dom0Mem}M,max:${dom0Mem}M`,
     'dom0_max_vcpus=2',
+    // For experiments by hand (test/xen/README.md, HVM): more Xen options, e.g. `asid=0`.
+    ...(process.env.XENVM_XEN_ARGS ?? '').split(' ').filter(Boolean),
   ];
   const dom0Args = ['console=hvc0', 'earlyprintk=xen', 'loglevel=6'];
   if (o.xenstored) dom0Args.push(`xenvm.xenstored=${o.xenstored}`);
@@ -138,9 +140,10 @@ export function qemuArgs(o: XenVmOptions, share: string, serialLog: string): str
   const q = (v: string) => v.replace(/,/g, ',,');
   const modules = [q(`${path.join(o.images, 'vmlinuz')} ${dom0Args.join(' ')}`), q(path.join(o.images, 'dom0.cpio.gz'))].join(',');
   const args = [
-    '-accel', 'tcg,thread=multi',
+    // XENVM_QEMU_ACCEL / XENVM_QEMU_CPU: for experiments by hand, as XENVM_XEN_ARGS above.
+    '-accel', process.env.XENVM_QEMU_ACCEL ?? 'tcg,thread=multi',
     '-machine', 'q35',
-    '-cpu', 'qemu64,+svm,+npt',
+    '-cpu', process.env.XENVM_QEMU_CPU ?? 'qemu64,+svm,+npt',
     '-smp', '2',
     '-m', `${o.memMiB ?? 3072}M`,
     '-display', 'none',
