@@ -3,7 +3,7 @@
  * cont before the unpause), the xenstore nodes libxl writes for an HVM guest, pci=[...] through
  * QMP while the domain is paused, and destroy taking the device model and every node away.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimBench } from '../pci/sim-helpers';
 
@@ -13,16 +13,11 @@ let kernel: string;
 beforeEach(async () => {
   b = new SimBench();
   await b.ok(['sim-init']);
-  kernel = join(b.dir, 'vmlinuz');
-  writeFileSync(kernel, 'kernel for direct boot');
+  kernel = b.kernelFile();
 });
 afterEach(() => b.cleanup());
 
-/** libxl's userdata files in the simulated host's /var/lib/xen. */
-function userdataFiles(): string[] {
-  const dir = join(b.state, 'var', 'lib', 'xen');
-  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('userdata-')).sort() : [];
-}
+const userdataFiles = () => b.userdataFiles();
 
 function hvmConfig(name: string, extra = ''): string {
   return b.config(`${name}.cfg`, `name = "${name}"\ntype = "hvm"\nkernel = "${kernel}"\nextra = "console=ttyS0"\nmemory = 256\nvcpus = 1\nserial = "pty"\nvnc = 0\n${extra}`);

@@ -4,7 +4,7 @@
  * domain), what -N shows, what libxl's stored config carries, and the refusals (an invalid
  * value, native_paravirt), each before anything is created.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimBench } from '../pci/sim-helpers';
 
@@ -14,13 +14,12 @@ let kernel: string;
 beforeEach(async () => {
   b = new SimBench();
   await b.ok(['sim-init']);
-  kernel = join(b.dir, 'vmlinuz');
-  writeFileSync(kernel, 'not really a kernel: the simulated builder only opens it');
+  kernel = b.kernelFile();
 });
 afterEach(() => b.cleanup());
 
-const xenLib = () => join(b.state, 'var', 'lib', 'xen');
-const userdataFiles = () => (existsSync(xenLib()) ? readdirSync(xenLib()).filter((n) => n.startsWith('userdata-')).sort() : []);
+const xenLib = () => b.xenLib;
+const userdataFiles = () => b.userdataFiles();
 
 function config(type: 'pv' | 'hvm', extra: string): string {
   const hvm = type === 'hvm' ? 'serial = "pty"\nvnc = 0\nmemory = 256\n' : 'memory = 128\n';

@@ -1,5 +1,5 @@
 /** Helpers for scenario tests on the simulated host: run the CLI in-process against a temp state dir. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../packages/xentool/src/cli';
@@ -66,6 +66,23 @@ export class SimBench {
     const out: Record<string, string> = {};
     for (const n of s.xenstore.nodes) if (n.path.startsWith(prefix)) out[n.path] = Buffer.from(n.value, 'base64').toString('utf8');
     return out;
+  }
+
+  /** The simulated host's /var/lib/xen (libxl's stored domain configs live there). */
+  get xenLib(): string {
+    return join(this.state, 'var', 'lib', 'xen');
+  }
+
+  /** libxl's userdata files in the simulated host's /var/lib/xen, sorted. */
+  userdataFiles(): string[] {
+    return existsSync(this.xenLib) ? readdirSync(this.xenLib).filter((n) => n.startsWith('userdata-')).sort() : [];
+  }
+
+  /** A file for `kernel =` (the simulated builder only opens it); returns its path. */
+  kernelFile(): string {
+    const p = join(this.dir, 'vmlinuz');
+    writeFileSync(p, 'not really a kernel: the simulated builder only opens it');
+    return p;
   }
 
   cleanup(): void {

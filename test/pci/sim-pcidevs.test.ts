@@ -8,7 +8,7 @@
  * checked byte for byte against xl 4.17's own files in domain/libxl-userdata.test.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimBench } from './sim-helpers';
 import { formatLibxlJson, type LibxlJson } from '../../packages/xentool/src/domain/libxl-userdata';
@@ -26,13 +26,12 @@ let kernel: string;
 beforeEach(async () => {
   b = new SimBench();
   await b.ok(['sim-init']);
-  kernel = join(b.dir, 'vmlinuz');
-  writeFileSync(kernel, 'not really a kernel');
+  kernel = b.kernelFile();
 });
 afterEach(() => b.cleanup());
 
-const xenLib = () => join(b.state, 'var', 'lib', 'xen');
-const userdataFiles = () => (existsSync(xenLib()) ? readdirSync(xenLib()).filter((n) => n.startsWith('userdata-')).sort() : []);
+const xenLib = () => b.xenLib;
+const userdataFiles = () => b.userdataFiles();
 
 async function domainOf(name: string): Promise<{ domid: string; uuid: string; file: string }> {
   const domid = (await b.ok(['domid', name])).stdout.trim();
