@@ -30,7 +30,7 @@
  * nested paging) sometimes dies of a triple fault that no toolstack causes: on 2026-11-24 it
  * happened to guests xl made and to guests xentool made, with and without PCI hot-plug, during
  * boot and after minutes of running, with tsc_mode="native", with Xen's `asid=0` and with
- * `hap_2mb=0`. In nine of the ten register dumps of a kernel-mode fault the guest had interrupts
+ * `hap_2mb=0`. In seven of the eight register dumps of a kernel-mode fault the guest had interrupts
  * off and stood right after an instruction Xen had just emulated for it (RDTSC, an OUT to 0xcf8,
  * an IOAPIC write). So a wait on the guest that sees Xen log "dNvM Triple fault" for the guest
  * says so (PlatformFailure), and the boot and the hot-plug sequence are tried again (three
