@@ -122,8 +122,9 @@ async function waitReport(want: (r: GuestPciReport) => boolean, from: number, ti
     const found = guestPciReports(consoleLog().slice(from)).find(want);
     if (found) return found;
     // The log is read every time; the domain list every 15 s (a dom0 command under TCG).
-    const why = await platformFailure(Date.now() - checked > 15_000);
-    if (Date.now() - checked > 15_000) checked = Date.now();
+    const full = Date.now() - checked > 15_000;
+    if (full) checked = Date.now();
+    const why = await platformFailure(full);
     if (why) throw new PlatformFailure(why);
     if (Date.now() - started > timeoutMs) {
       throw new Error(`guest ${GUEST} (domain ${domid}): no matching PCI report after ${timeoutMs / 1000} s; console tail:\n${consoleLog().slice(-1500)}`);
@@ -148,7 +149,7 @@ async function awaitRestartedGuest(from: number): Promise<GuestPciReport> {
     { timeoutS: 1000 },
   );
   const next = Number(section(r.stdout, 'domid').trim());
-  if (!(next > 0) || next === old) throw new Error(`guest ${GUEST}: no new domain after domain ${old}'s triple fault (${r.stdout}${r.stderr})`);
+  if (!(next > 0) || next === old) throw new Error(`guest ${GUEST}: no new domain after domain ${old} ended (${r.stdout}${r.stderr})`);
   domid = next;
   const started = Date.now();
   for (;;) {

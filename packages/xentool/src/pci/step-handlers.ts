@@ -533,8 +533,9 @@ async function releasePv(c: StepContext, domid: number, b: Bdf, timeoutMs: numbe
   });
   // A domain that shuts down meanwhile will not release anything: stop at once (checked every
   // second; the backend's watch does not fire for it).
+  let ended: string | undefined;
   const releasedOrEnded = async () => {
-    const ended = await c.domainEnded?.(domid);
+    ended = await c.domainEnded?.(domid);
     if (ended !== undefined) {
       throw new XentoolError('ERR_DOMAIN_ENDED', `domain ${domid} ${ended} while waiting for it to release ${bdfText(b)}; the device stays with the domain until it is destroyed`);
     }
@@ -548,11 +549,10 @@ async function releasePv(c: StepContext, domid: number, b: Bdf, timeoutMs: numbe
       pollMs: 1000,
     });
   } catch (e) {
-    const ended = e instanceof XentoolError && e.code === 'ERR_DOMAIN_ENDED';
     if (force) {
       c.warn(
-        ended
-          ? `${(e as Error).message.split(';')[0]}; removing it anyway (-f)`
+        ended !== undefined
+          ? `domain ${domid} ${ended} while waiting for it to release ${bdfText(b)}; removing it anyway (-f)`
           : `domain ${domid} did not release ${bdfText(b)} within ${timeoutMs / 1000} s; removing it anyway (-f): the guest may still hold a stale handle`,
       );
       return;
@@ -561,7 +561,7 @@ async function releasePv(c: StepContext, domid: number, b: Bdf, timeoutMs: numbe
       if (prevDevState !== undefined) await tx.write(`${be}/state-${index}`, prevDevState);
       await tx.write(`${be}/state`, String(XenbusState.Connected));
     });
-    if (ended) throw e;
+    if (ended !== undefined) throw e;
     throw new XentoolError(
       'ERR_GUEST_TIMEOUT',
       `domain ${domid} did not release ${bdfText(b)} within ${timeoutMs / 1000} s; nothing was changed (use -f to remove it anyway)`,

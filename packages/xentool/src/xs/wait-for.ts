@@ -33,12 +33,9 @@ export async function waitFor<T>(
       next ??= it.next();
       const r = await Promise.race([next, timeout]);
       clearTimeout(timer);
-      if (r === 'timeout') {
-        const v2 = await check();
-        if (v2 !== undefined) return v2;
-        if (Date.now() - started >= opts.timeoutMs) break;
-        continue;
-      }
+      // A poll or the deadline: the check at the top of the loop decides (one last look at the
+      // deadline, as before pollMs existed).
+      if (r === 'timeout') continue;
       next = undefined;
       if (r.done) break;
     }
